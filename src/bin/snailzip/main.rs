@@ -1,0 +1,2 @@
+//! The `snailzip` command line (placeholder).
+fn main() {}

@@ -1,0 +1,317 @@
+//! The PixelSNAIL architecture description shared by the trainer and the inference engine.
+//!
+//! A [`Config`] fixes every shape in the network; together with the tensor names listed
+//! below it is the contract between `train` (which writes weights) and `engine` (which reads
+//! them). Both sides implement exactly this network:
+//!
+//! ```text
+//! input  x ∈ [-1,1]^3 (v/127.5 - 1), plus a ones channel          -> xin: 4 channels
+//!        background b = ((i - T/2)/T, (j - T/2)/T), T = tile size 32 -> 2 channels
+//! u = down_shift(conv_{1x3}(xin)) + right_shift(conv_{2x1}(xin))    "input.down", "input.right"
+//!     (pixel (i,j) sees xin at (i-1,j-1), (i-1,j), (i-1,j+1), (i,j-1); zero padding)
+//! for b in 0..blocks:
+//!   for r in 0..res_per_block:                                       "blocks.{b}.res.{r}"
+//!     h = elu(conv1(elu(u)))         conv1: 2x2 down-right causal, C -> C
+//!     (dropout on h while training)
+//!     c = conv2(h)                   conv2: 2x2 down-right causal, C -> 2C
+//!     u = u + c[..C] * sigmoid(c[C..])
+//!   kv_in = [x, u, b]  (3 + C + 2)   key = W_k kv_in + b_k  (key_size)  "blocks.{b}.attn.key"
+//!                                    val = W_v kv_in + b_v  (value_size) "blocks.{b}.attn.value"
+//!   q_in  = [u, b]     (C + 2)       q   = W_q q_in + b_q   (key_size)  "blocks.{b}.attn.query"
+//!   a_p = sum_{p' < p} softmax_{p'}(q_p . key_{p'} / sqrt(key_size)) val_{p'}   (raster order;
+//!         a_0 = 0)
+//!   h = elu(W_1 elu(u) + b_1 + W_a elu(a))                             "blocks.{b}.merge.conv1", ".aux"
+//!   c = W_2 h + b_2                   (2C)                              "blocks.{b}.merge.conv2"
+//!   u = u + c[..C] * sigmoid(c[C..])
+//! out = W_o elu(u) + b_o              (10 K)                            "output"
+//! ```
+//!
+//! A 2x2 down-right causal conv at (i,j) reads its input at (i-1,j-1), (i-1,j), (i,j-1), (i,j)
+//! (zero outside the tile). Conv weights are stored `[out, in, kh, kw]`, kernel tap `(dy, dx)`
+//! reading input row `i - (kh-1) + dy`, column `j - (kw-1) + dx` for the down-right convs; the
+//! `1x3` input conv tap `dx` reads column `j - 1 + dx` of row `i - 1`; the `2x1` input conv tap
+//! `dy` reads row `i - 1 + dy` of column `j - 1`. 1x1 weights are stored `[out, in]`. Every
+//! layer has a bias `[out]` except `merge.aux`.
+//!
+//! The output holds, for K mixture components (PixelCNN++ parametrisation):
+//! `[0,K)` logits; `[K + c*K + k]` mean of channel c; `[4K + c*K + k]` log-scale of channel c
+//! (clamped below at -7); `[7K + j*K + k]` raw coefficients, `tanh` applied, j = 0: G from R,
+//! 1: B from R, 2: B from G. Means shift as μ_G += α x_R, μ_B += β x_R + γ x_G.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// Side length of the square tiles the model is trained on and images are cut into.
+pub const TILE: usize = 32;
+/// Image channels the network models (RGB; gray is fed as R = G = B).
+pub const COLORS: usize = 3;
+/// Input channels of the first layer: RGB plus a constant ones channel.
+pub const INPUT_CHANNELS: usize = COLORS + 1;
+/// Positional "background" channels fed to attention.
+pub const BACKGROUND_CHANNELS: usize = 2;
+
+/// Every shape of a PixelSNAIL network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Width C of the residual stream.
+    pub channels: usize,
+    /// Number of blocks, each `res_per_block` gated residual blocks plus one attention layer.
+    pub blocks: usize,
+    /// Gated residual blocks per block.
+    pub res_per_block: usize,
+    /// Attention key (and query) size.
+    pub key_size: usize,
+    /// Attention value size.
+    pub value_size: usize,
+    /// Components K of the discretized logistic mixture.
+    pub mixtures: usize,
+    /// Dropout probability inside residual blocks (training only).
+    pub dropout: f32,
+}
+
+impl Config {
+    /// A very small network for tests: runs in milliseconds.
+    pub fn tiny() -> Config {
+        Config {
+            channels: 8,
+            blocks: 1,
+            res_per_block: 1,
+            key_size: 4,
+            value_size: 8,
+            mixtures: 3,
+            dropout: 0.0,
+        }
+    }
+
+    /// The CPU-trainable default model.
+    pub fn base() -> Config {
+        Config {
+            channels: 64,
+            blocks: 3,
+            res_per_block: 2,
+            key_size: 16,
+            value_size: 64,
+            mixtures: 10,
+            dropout: 0.0,
+        }
+    }
+
+    /// The paper's CIFAR-10 setting (256 filters, 12 blocks of 4 residual blocks).
+    pub fn paper() -> Config {
+        Config {
+            channels: 256,
+            blocks: 12,
+            res_per_block: 4,
+            key_size: 16,
+            value_size: 128,
+            mixtures: 10,
+            dropout: 0.5,
+        }
+    }
+
+    /// Looks up a named preset (`tiny`, `base`, `paper`).
+    pub fn preset(name: &str) -> Option<Config> {
+        match name {
+            "tiny" => Some(Config::tiny()),
+            "base" => Some(Config::base()),
+            "paper" => Some(Config::paper()),
+            _ => None,
+        }
+    }
+
+    /// Names of the presets, for help texts.
+    pub const PRESETS: [&'static str; 3] = ["tiny", "base", "paper"];
+
+    /// Output channels of the network: 10 per mixture component.
+    pub fn output_size(&self) -> usize {
+        10 * self.mixtures
+    }
+
+    /// Input width of the key/value projections: pixels, features, background.
+    pub fn kv_input_size(&self) -> usize {
+        COLORS + self.channels + BACKGROUND_CHANNELS
+    }
+
+    /// Input width of the query projection: features, background.
+    pub fn query_input_size(&self) -> usize {
+        self.channels + BACKGROUND_CHANNELS
+    }
+
+    /// Checks that all sizes are usable.
+    ///
+    /// # Errors
+    /// [`Error::Format`] if a size is zero or absurdly large.
+    pub fn validate(&self) -> Result<()> {
+        let sizes = [
+            ("channels", self.channels, 4096),
+            ("blocks", self.blocks, 256),
+            ("res_per_block", self.res_per_block, 64),
+            ("key_size", self.key_size, 4096),
+            ("value_size", self.value_size, 4096),
+            ("mixtures", self.mixtures, 256),
+        ];
+        for (name, value, max) in sizes {
+            if value == 0 || value > max {
+                return Err(Error::Format(format!(
+                    "model config: {name} = {value} is outside 1..={max}"
+                )));
+            }
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::Format(format!(
+                "model config: dropout = {} is outside [0, 1)",
+                self.dropout
+            )));
+        }
+        Ok(())
+    }
+
+    /// Every tensor of the network: name and shape, in a fixed canonical order.
+    pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let c = self.channels;
+        let mut out = vec![
+            ("input.down.weight".to_string(), vec![c, INPUT_CHANNELS, 1, 3]),
+            ("input.down.bias".to_string(), vec![c]),
+            ("input.right.weight".to_string(), vec![c, INPUT_CHANNELS, 2, 1]),
+            ("input.right.bias".to_string(), vec![c]),
+        ];
+        for b in 0..self.blocks {
+            for r in 0..self.res_per_block {
+                let p = format!("blocks.{b}.res.{r}");
+                out.push((format!("{p}.conv1.weight"), vec![c, c, 2, 2]));
+                out.push((format!("{p}.conv1.bias"), vec![c]));
+                out.push((format!("{p}.conv2.weight"), vec![2 * c, c, 2, 2]));
+                out.push((format!("{p}.conv2.bias"), vec![2 * c]));
+            }
+            let p = format!("blocks.{b}");
+            let (kv, q) = (self.kv_input_size(), self.query_input_size());
+            out.push((format!("{p}.attn.key.weight"), vec![self.key_size, kv]));
+            out.push((format!("{p}.attn.key.bias"), vec![self.key_size]));
+            out.push((format!("{p}.attn.value.weight"), vec![self.value_size, kv]));
+            out.push((format!("{p}.attn.value.bias"), vec![self.value_size]));
+            out.push((format!("{p}.attn.query.weight"), vec![self.key_size, q]));
+            out.push((format!("{p}.attn.query.bias"), vec![self.key_size]));
+            out.push((format!("{p}.merge.conv1.weight"), vec![c, c]));
+            out.push((format!("{p}.merge.conv1.bias"), vec![c]));
+            out.push((format!("{p}.merge.aux.weight"), vec![c, self.value_size]));
+            out.push((format!("{p}.merge.conv2.weight"), vec![2 * c, c]));
+            out.push((format!("{p}.merge.conv2.bias"), vec![2 * c]));
+        }
+        out.push(("output.weight".to_string(), vec![self.output_size(), c]));
+        out.push(("output.bias".to_string(), vec![self.output_size()]));
+        out
+    }
+
+    /// Total number of parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.tensor_shapes()
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum()
+    }
+
+    /// Parses the `key=value,...` form written by [`Display`](fmt::Display).
+    ///
+    /// # Errors
+    /// [`Error::Format`] on unknown keys, missing keys or bad numbers.
+    pub fn parse(text: &str) -> Result<Config> {
+        let bad = |what: &str| Error::Format(format!("model config `{text}`: {what}"));
+        let mut fields: [Option<f64>; 7] = [None; 7];
+        const KEYS: [&str; 7] = [
+            "channels",
+            "blocks",
+            "res_per_block",
+            "key_size",
+            "value_size",
+            "mixtures",
+            "dropout",
+        ];
+        for part in text.split(',').filter(|p| !p.trim().is_empty()) {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| bad("expected key=value"))?;
+            let slot = KEYS
+                .iter()
+                .position(|k| *k == key.trim())
+                .ok_or_else(|| bad(&format!("unknown key `{}`", key.trim())))?;
+            let v: f64 = value
+                .trim()
+                .parse()
+                .map_err(|_| bad(&format!("bad number for {key}")))?;
+            fields[slot] = Some(v);
+        }
+        let get = |i: usize| fields[i].ok_or_else(|| bad(&format!("missing `{}`", KEYS[i])));
+        let int = |i: usize| -> Result<usize> {
+            let v = get(i)?;
+            if v < 0.0 || v.fract() != 0.0 || v > 1e9 {
+                return Err(bad(&format!("`{}` must be a whole number", KEYS[i])));
+            }
+            Ok(v as usize)
+        };
+        let config = Config {
+            channels: int(0)?,
+            blocks: int(1)?,
+            res_per_block: int(2)?,
+            key_size: int(3)?,
+            value_size: int(4)?,
+            mixtures: int(5)?,
+            dropout: get(6)? as f32,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config::base()
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "channels={},blocks={},res_per_block={},key_size={},value_size={},mixtures={},dropout={}",
+            self.channels,
+            self.blocks,
+            self.res_per_block,
+            self.key_size,
+            self.value_size,
+            self.mixtures,
+            self.dropout
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_parse_round_trip() {
+        for name in Config::PRESETS {
+            let c = Config::preset(name).unwrap();
+            assert_eq!(Config::parse(&c.to_string()).unwrap(), c);
+        }
+    }
+
+    #[test]
+    fn parse_rejects_garbage() {
+        assert!(Config::parse("channels=64").is_err());
+        assert!(Config::parse("bogus=1").is_err());
+        let mut c = Config::tiny().to_string();
+        c = c.replace("channels=8", "channels=0");
+        assert!(Config::parse(&c).is_err());
+        assert!(Config::parse(&Config::tiny().to_string().replace("blocks=1", "blocks=1.5")).is_err());
+    }
+
+    #[test]
+    fn tiny_parameter_count() {
+        // input (8*4*3+8) + (8*4*2+8) = 176; res (8*8*4+8) + (16*8*4+16) = 792;
+        // attn key 4*13+4 = 56, value 8*13+8 = 112, query 4*10+4 = 44;
+        // merge (8*8+8) + 8*8 + (16*8+16) = 280; output 30*8+30 = 270
+        assert_eq!(Config::tiny().parameter_count(), 176 + 792 + 56 + 112 + 44 + 280 + 270);
+    }
+}

@@ -1,0 +1,22 @@
+//! snailzip: lossless image compression driven by a trained PixelSNAIL.
+//!
+//! Data flows one way: `codec` (container + entropy coding) asks `engine` (deterministic
+//! inference) for per-subpixel distributions computed from `weights`; the trainer (`train`,
+//! feature `train`) fits a dfdx copy of the same network (`model`) and writes `weights`.
+
+#![warn(missing_docs)]
+
+pub mod atomic;
+pub mod config;
+pub mod error;
+pub mod weights;
+
+#[cfg(feature = "train")]
+pub mod model;
+#[cfg(feature = "train")]
+pub mod train;
+
+pub use atomic::atomic_write;
+pub use config::Config;
+pub use error::{Error, Result};
+pub use weights::{ModelId, Weights};

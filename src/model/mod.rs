@@ -1,0 +1,1 @@
+//! The PixelSNAIL network in dfdx, for training only (placeholder until the trainer lands).

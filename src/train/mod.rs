@@ -1,0 +1,1 @@
+//! The built-in trainer (placeholder until it lands).
