@@ -8,7 +8,8 @@
 //! input  x ∈ [-1,1]^3 (v/127.5 - 1), plus a ones channel          -> xin: 4 channels
 //!        background b = ((i - T/2)/T, (j - T/2)/T), T = tile size 32 -> 2 channels
 //! u = down_shift(conv_{1x3}(xin)) + right_shift(conv_{2x1}(xin))    "input.down", "input.right"
-//!     (pixel (i,j) sees xin at (i-1,j-1), (i-1,j), (i-1,j+1), (i,j-1); zero padding)
+//!     (pixel (i,j) sees xin at (i-1,j-1), (i-1,j), (i-1,j+1), (i,j-1); zero padding; the
+//!     shifts fill row 0 resp. column 0 with zeros, so those get no bias from that conv)
 //! for b in 0..blocks:
 //!   for r in 0..res_per_block:                                       "blocks.{b}.res.{r}"
 //!     h = elu(conv1(elu(u)))         conv1: 2x2 down-right causal, C -> C
@@ -171,9 +172,15 @@ impl Config {
     pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
         let c = self.channels;
         let mut out = vec![
-            ("input.down.weight".to_string(), vec![c, INPUT_CHANNELS, 1, 3]),
+            (
+                "input.down.weight".to_string(),
+                vec![c, INPUT_CHANNELS, 1, 3],
+            ),
             ("input.down.bias".to_string(), vec![c]),
-            ("input.right.weight".to_string(), vec![c, INPUT_CHANNELS, 2, 1]),
+            (
+                "input.right.weight".to_string(),
+                vec![c, INPUT_CHANNELS, 2, 1],
+            ),
             ("input.right.bias".to_string(), vec![c]),
         ];
         for b in 0..self.blocks {
@@ -304,7 +311,9 @@ mod tests {
         let mut c = Config::tiny().to_string();
         c = c.replace("channels=8", "channels=0");
         assert!(Config::parse(&c).is_err());
-        assert!(Config::parse(&Config::tiny().to_string().replace("blocks=1", "blocks=1.5")).is_err());
+        assert!(
+            Config::parse(&Config::tiny().to_string().replace("blocks=1", "blocks=1.5")).is_err()
+        );
     }
 
     #[test]
@@ -312,6 +321,9 @@ mod tests {
         // input (8*4*3+8) + (8*4*2+8) = 176; res (8*8*4+8) + (16*8*4+16) = 792;
         // attn key 4*13+4 = 56, value 8*13+8 = 112, query 4*10+4 = 44;
         // merge (8*8+8) + 8*8 + (16*8+16) = 280; output 30*8+30 = 270
-        assert_eq!(Config::tiny().parameter_count(), 176 + 792 + 56 + 112 + 44 + 280 + 270);
+        assert_eq!(
+            Config::tiny().parameter_count(),
+            176 + 792 + 56 + 112 + 44 + 280 + 270
+        );
     }
 }

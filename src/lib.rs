@@ -7,8 +7,11 @@
 #![warn(missing_docs)]
 
 pub mod atomic;
+pub mod codec;
 pub mod config;
+pub mod engine;
 pub mod error;
+pub mod image_io;
 pub mod weights;
 
 #[cfg(feature = "train")]
@@ -17,6 +20,9 @@ pub mod model;
 pub mod train;
 
 pub use atomic::atomic_write;
+pub use codec::{compress, decompress};
 pub use config::Config;
+pub use engine::Engine;
 pub use error::{Error, Result};
+pub use image_io::{ColorType, Image};
 pub use weights::{ModelId, Weights};

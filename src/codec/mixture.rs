@@ -1,0 +1,343 @@
+//! From the network's mixture parameters to exact integer CDFs for the range coder.
+//!
+//! A pixel's output holds a K-component discretized logistic mixture shared by its three
+//! channels (PixelCNN++). R is coded with the prior component weights π_k; G with the
+//! posterior weights ∝ π_k p_k(R); B with ∝ π_k p_k(R) p_k(G | R). This makes the coded
+//! probability of the pixel exactly the model's joint likelihood Σ_k π_k Π_c p_k(c).
+//!
+//! Quantization is deterministic and never gives a symbol zero frequency: with the mixture
+//! CDF `F` evaluated at the 255 inner bin boundaries in f64, the cumulative frequency of
+//! symbol `v` is `Q(v) = floor(F(b_v) · (2^24 − 512)) + 2v`, with `Q(0) = 0` and
+//! `Q(256) = 2^24`. Every frequency `Q(v+1) − Q(v)` is therefore at least 2 minus the one
+//! unit that a last-bit wobble of `F` could cost, i.e. at least 1. Only the CDF values a
+//! symbol needs are computed: two for encoding, a binary search for decoding.
+
+use std::num::NonZeroU32;
+
+use constriction::stream::model::{DecoderModel, EncoderModel, EntropyModel};
+
+/// Bits of precision of the coder's probabilities.
+pub const PRECISION: usize = 24;
+const TOTAL: u32 = 1 << PRECISION;
+/// Mass spread by the CDF; the remaining 512 units give every symbol 2 units.
+const SPREAD: f64 = (TOTAL - 512) as f64;
+/// Log-scales are clamped below at this value (PixelCNN++).
+pub const MIN_LOG_SCALE: f64 = -7.0;
+
+/// Largest mixture the coder supports (compile-time buffer size).
+pub const MAX_MIXTURES: usize = 32;
+
+/// Upper boundary in `[-1, 1]` space of symbol `v - 1`, i.e. lower boundary of symbol `v`.
+#[inline]
+fn boundary(v: usize) -> f64 {
+    (2.0 * v as f64 - 256.0) / 255.0
+}
+
+#[inline]
+fn sigmoid(t: f64) -> f64 {
+    1.0 / (1.0 + libm::exp(-t))
+}
+
+/// `ln(1 + e^x)`, stable for any `x`.
+#[inline]
+fn softplus(x: f64) -> f64 {
+    x.max(0.0) + libm::log1p(libm::exp(-x.abs()))
+}
+
+/// The scaled value of a subpixel in the network's input space.
+#[inline]
+fn to_unit(v: u8) -> f64 {
+    v as f64 / 127.5 - 1.0
+}
+
+/// The mixture of one pixel, updated channel by channel as values become known.
+#[derive(Clone, Debug)]
+pub struct PixelMixture<'a> {
+    params: &'a [f32],
+    k: usize,
+    /// Log of the current (unnormalized) component weights.
+    log_w: [f64; MAX_MIXTURES],
+    /// Normalized current component weights.
+    w: [f64; MAX_MIXTURES],
+    /// Values of channels coded so far, in `[-1, 1]`.
+    known: [f64; 2],
+}
+
+/// The distribution of one subpixel: K logistic components with weights.
+#[derive(Clone, Debug)]
+pub struct ChannelCdf {
+    k: usize,
+    w: [f64; MAX_MIXTURES],
+    mean: [f64; MAX_MIXTURES],
+    inv_scale: [f64; MAX_MIXTURES],
+}
+
+impl<'a> PixelMixture<'a> {
+    /// Starts from the raw network outputs of one pixel (`10 K` values).
+    ///
+    /// # Panics
+    /// If `params.len()` is not a multiple of 10 or K exceeds [`MAX_MIXTURES`].
+    pub fn new(params: &'a [f32]) -> PixelMixture<'a> {
+        assert!(params.len() % 10 == 0, "mixture parameters come in tens");
+        let k = params.len() / 10;
+        assert!(
+            (1..=MAX_MIXTURES).contains(&k),
+            "unsupported mixture size {k}"
+        );
+        let mut m = PixelMixture {
+            params,
+            k,
+            log_w: [0.0; MAX_MIXTURES],
+            w: [0.0; MAX_MIXTURES],
+            known: [0.0; 2],
+        };
+        for i in 0..k {
+            m.log_w[i] = params[i] as f64;
+        }
+        m.normalize();
+        m
+    }
+
+    fn normalize(&mut self) {
+        let k = self.k;
+        let max = self.log_w[..k]
+            .iter()
+            .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        let mut sum = 0.0;
+        for i in 0..k {
+            self.w[i] = libm::exp(self.log_w[i] - max);
+            sum += self.w[i];
+        }
+        for i in 0..k {
+            self.w[i] /= sum;
+        }
+    }
+
+    /// The distribution of channel `c` (0 = R, 1 = G, 2 = B) given the channels before it,
+    /// which must have been passed to [`PixelMixture::observe`] in order.
+    pub fn channel(&self, c: usize) -> ChannelCdf {
+        let (k, p) = (self.k, self.params);
+        let mut cdf = ChannelCdf {
+            k,
+            w: self.w,
+            mean: [0.0; MAX_MIXTURES],
+            inv_scale: [0.0; MAX_MIXTURES],
+        };
+        for i in 0..k {
+            let mut mean = p[k + c * k + i] as f64;
+            let coeff = |j: usize| libm::tanh(p[7 * k + j * k + i] as f64);
+            if c == 1 {
+                mean += coeff(0) * self.known[0];
+            } else if c == 2 {
+                mean += coeff(1) * self.known[0] + coeff(2) * self.known[1];
+            }
+            cdf.mean[i] = mean;
+            let log_scale = (p[4 * k + c * k + i] as f64).max(MIN_LOG_SCALE);
+            cdf.inv_scale[i] = libm::exp(-log_scale);
+        }
+        cdf
+    }
+
+    /// Conditions on channel `c` having value `v`: reweights the components by their
+    /// probability of `v`. Returns the model's information content of `v` in bits.
+    pub fn observe(&mut self, cdf: &ChannelCdf, c: usize, v: u8) -> f64 {
+        let k = self.k;
+        let mut log_p = [0.0f64; MAX_MIXTURES];
+        for (i, lp) in log_p.iter_mut().enumerate().take(k) {
+            *lp = cdf.log_component_probability(i, v);
+        }
+        // information content: -log2 Σ_i w_i p_i
+        let max = log_p[..k]
+            .iter()
+            .zip(&cdf.w[..k])
+            .map(|(lp, w)| lp + w.ln())
+            .fold(f64::NEG_INFINITY, f64::max);
+        let mut sum = 0.0;
+        for i in 0..k {
+            sum += libm::exp(log_p[i] + cdf.w[i].ln() - max);
+        }
+        let bits = -(max + sum.ln()) / std::f64::consts::LN_2;
+        for i in 0..k {
+            self.log_w[i] += log_p[i];
+        }
+        self.normalize();
+        if c < 2 {
+            self.known[c] = to_unit(v);
+        }
+        bits
+    }
+}
+
+impl ChannelCdf {
+    /// The mixture CDF at the lower boundary of symbol `v` (`v` in 1..=255).
+    fn cdf(&self, v: usize) -> f64 {
+        let b = boundary(v);
+        let mut f = 0.0;
+        for i in 0..self.k {
+            f += self.w[i] * sigmoid((b - self.mean[i]) * self.inv_scale[i]);
+        }
+        f.clamp(0.0, 1.0)
+    }
+
+    /// Cumulative frequency of symbols `< v`, `v` in 0..=256.
+    pub fn cumulative(&self, v: usize) -> u32 {
+        match v {
+            0 => 0,
+            256 => TOTAL,
+            _ => (self.cdf(v) * SPREAD) as u32 + 2 * v as u32,
+        }
+    }
+
+    /// `ln p_i(v)` of component `i`, accurate in the tails.
+    fn log_component_probability(&self, i: usize, v: u8) -> f64 {
+        let (mean, inv) = (self.mean[i], self.inv_scale[i]);
+        let v = v as usize;
+        let t_lo = (boundary(v) - mean) * inv;
+        let t_hi = (boundary(v + 1) - mean) * inv;
+        if v == 0 {
+            return -softplus(-t_hi); // ln σ(t_hi)
+        }
+        if v == 255 {
+            return -softplus(t_lo); // ln (1 - σ(t_lo))
+        }
+        // σ(t_hi) - σ(t_lo), computed on the side where both are small
+        let d = if t_lo > 0.0 {
+            sigmoid(-t_lo) - sigmoid(-t_hi)
+        } else {
+            sigmoid(t_hi) - sigmoid(t_lo)
+        };
+        if d > 1e-12 {
+            d.ln()
+        } else {
+            // bin mass ≈ density at the centre × bin width
+            let t = (to_unit(v as u8) - mean) * inv;
+            inv.ln() - t - 2.0 * softplus(-t) + (2.0f64 / 255.0).ln()
+        }
+    }
+}
+
+impl EntropyModel<PRECISION> for ChannelCdf {
+    type Symbol = u8;
+    type Probability = u32;
+}
+
+impl EncoderModel<PRECISION> for ChannelCdf {
+    fn left_cumulative_and_probability(
+        &self,
+        symbol: impl std::borrow::Borrow<u8>,
+    ) -> Option<(u32, NonZeroU32)> {
+        let v = *symbol.borrow() as usize;
+        let lo = self.cumulative(v);
+        let hi = self.cumulative(v + 1);
+        Some((lo, NonZeroU32::new(hi.checked_sub(lo)?)?))
+    }
+}
+
+impl DecoderModel<PRECISION> for ChannelCdf {
+    fn quantile_function(&self, quantile: u32) -> (u8, u32, NonZeroU32) {
+        // largest v with Q(v) <= quantile; Q is strictly increasing, Q(0) = 0 <= quantile
+        let (mut lo, mut hi) = (0usize, 256usize); // Q(lo) <= q < Q(hi)
+        let (mut q_lo, mut q_hi) = (0u32, TOTAL);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            let q_mid = self.cumulative(mid);
+            if q_mid <= quantile {
+                lo = mid;
+                q_lo = q_mid;
+            } else {
+                hi = mid;
+                q_hi = q_mid;
+            }
+        }
+        // q_hi > q_lo always holds because every frequency is at least 1.
+        let freq = NonZeroU32::new(q_hi - q_lo).unwrap_or(NonZeroU32::MIN);
+        (lo as u8, q_lo, freq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_params(k: usize, seed: u64) -> Vec<f32> {
+        let mut rng = crate::weights::SplitMix64(seed);
+        (0..10 * k)
+            .map(|i| {
+                let r = rng.next_f64() * 2.0 - 1.0;
+                // log-scales between -7.5 and 0.5 to exercise the clamp and sharp peaks
+                if (4 * k..7 * k).contains(&i) {
+                    (r * 4.0 - 3.5) as f32
+                } else {
+                    (r * 3.0) as f32
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn frequencies_are_positive_and_sum_to_total() {
+        for seed in 0..50 {
+            let params = random_params(5, seed);
+            let m = PixelMixture::new(&params);
+            for c in 0..3 {
+                let cdf = m.channel(c);
+                let mut prev = cdf.cumulative(0);
+                for v in 1..=256 {
+                    let q = cdf.cumulative(v);
+                    assert!(q > prev, "seed {seed} c {c} v {v}: {prev} -> {q}");
+                    prev = q;
+                }
+                assert_eq!(prev, TOTAL);
+            }
+        }
+    }
+
+    #[test]
+    fn quantile_function_inverts_cumulative() {
+        let params = random_params(4, 9);
+        let cdf = PixelMixture::new(&params).channel(0);
+        for v in 0..=255u8 {
+            let (lo, f) = cdf.left_cumulative_and_probability(v).unwrap();
+            for q in [lo, lo + f.get() / 2, lo + f.get() - 1] {
+                let (s, l, ff) = cdf.quantile_function(q);
+                assert_eq!((s, l, ff), (v, lo, f));
+            }
+        }
+    }
+
+    #[test]
+    fn information_content_matches_quantized_probability() {
+        // The coded size of a symbol, -log2(freq / 2^24), is within a hair of the model's
+        // information content wherever the probability is not tiny.
+        let params = random_params(6, 21);
+        let mut m = PixelMixture::new(&params);
+        for (c, v) in [(0usize, 130u8), (1, 120), (2, 140)] {
+            let cdf = m.channel(c);
+            let (_, f) = cdf.left_cumulative_and_probability(v).unwrap();
+            let coded = -(f.get() as f64 / TOTAL as f64).log2();
+            let bits = m.observe(&cdf, c, v);
+            if bits < 12.0 {
+                assert!(
+                    (coded - bits).abs() < 0.01,
+                    "c {c}: coded {coded} vs {bits}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn posterior_weights_sum_to_one_and_follow_evidence() {
+        // two components, far apart: observing R near component 1 moves all weight there
+        let mut p = vec![0.0f32; 20];
+        p[2] = -0.8; // means of R
+        p[3] = 0.8;
+        for v in &mut p[8..14] {
+            *v = -4.0; // log scales
+        }
+        let mut m = PixelMixture::new(&p);
+        assert!((m.w[0] - 0.5).abs() < 1e-12);
+        let cdf = m.channel(0);
+        m.observe(&cdf, 0, 230);
+        assert!(m.w[1] > 0.999_999 && (m.w[0] + m.w[1] - 1.0).abs() < 1e-12);
+    }
+}

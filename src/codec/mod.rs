@@ -1,0 +1,393 @@
+//! Compression and decompression of whole images.
+//!
+//! An image is cut into 32×32 tiles (edge tiles keep only their real pixels) that are coded
+//! independently, each with its own range coder, so tiles can be processed in parallel and
+//! in any grouping. Tiles of the same shape are stepped together through one engine
+//! [`Session`](crate::engine::Session) (`batch` tiles at a time); batches run in parallel on
+//! the current rayon pool. The output bytes depend on neither the thread count nor the batch
+//! size. Within a tile, pixels are visited in raster order and per pixel the alpha (if any),
+//! then R, G, B (or the single gray value) are coded.
+
+pub mod alpha;
+pub mod container;
+pub mod mixture;
+
+use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
+use constriction::stream::{Decode, Encode};
+use rayon::prelude::*;
+
+use crate::config::TILE;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::image_io::{ColorType, Image};
+use alpha::AlphaModel;
+use container::{Header, Limits};
+use mixture::PixelMixture;
+
+/// Settings shared by compression and decompression.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Tiles of one shape stepped together through the engine.
+    pub batch: usize,
+    /// What decoding may allocate.
+    pub limits: Limits,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            batch: 16,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Figures from one compression.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// The model's information content of the image in bits (its NLL).
+    pub model_bits: f64,
+    /// Bytes of tile payloads (everything except header and tile table).
+    pub payload_bytes: usize,
+    /// Number of tiles.
+    pub tiles: usize,
+}
+
+/// A tile's place in the image.
+#[derive(Clone, Copy, Debug)]
+struct Tile {
+    x0: usize,
+    y0: usize,
+    w: usize,
+    h: usize,
+}
+
+fn tiles_of(width: usize, height: usize) -> Vec<Tile> {
+    let mut out = Vec::new();
+    for y0 in (0..height).step_by(TILE) {
+        for x0 in (0..width).step_by(TILE) {
+            out.push(Tile {
+                x0,
+                y0,
+                w: TILE.min(width - x0),
+                h: TILE.min(height - y0),
+            });
+        }
+    }
+    out
+}
+
+/// Groups tile indices into batches of equal shape, at most `batch` each, in a fixed order.
+fn batches(tiles: &[Tile], batch: usize) -> Vec<Vec<usize>> {
+    let mut shapes: Vec<(usize, usize)> = tiles.iter().map(|t| (t.h, t.w)).collect();
+    shapes.sort_unstable();
+    shapes.dedup();
+    let mut out = Vec::new();
+    for shape in shapes {
+        let ids: Vec<usize> = (0..tiles.len())
+            .filter(|&i| (tiles[i].h, tiles[i].w) == shape)
+            .collect();
+        out.extend(ids.chunks(batch.max(1)).map(<[usize]>::to_vec));
+    }
+    out
+}
+
+/// CRC-32 of the interleaved pixels, as stored in the container.
+pub fn checksum(image: &Image) -> u32 {
+    crc32fast::hash(&image.data)
+}
+
+fn coder_error(e: impl std::fmt::Debug) -> Error {
+    Error::Format(format!("entropy coder failed: {e:?}"))
+}
+
+/// Compresses an image with the given engine. `progress` is called with the number of tiles
+/// finished by each completed batch.
+///
+/// # Errors
+/// Only internal coder failures, which indicate a bug.
+pub fn compress(
+    image: &Image,
+    engine: &Engine,
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(Vec<u8>, Stats)> {
+    let tiles = tiles_of(image.width, image.height);
+    let groups = batches(&tiles, options.batch);
+    let results: Vec<Vec<(usize, Vec<u8>, f64)>> = groups
+        .par_iter()
+        .map(|ids| {
+            let r = encode_batch(image, engine, &tiles, ids);
+            progress(ids.len());
+            r
+        })
+        .collect::<Result<_>>()?;
+    let mut payloads = vec![Vec::new(); tiles.len()];
+    let mut stats = Stats {
+        tiles: tiles.len(),
+        ..Stats::default()
+    };
+    for (id, bytes, bits) in results.into_iter().flatten() {
+        stats.model_bits += bits;
+        stats.payload_bytes += bytes.len();
+        payloads[id] = bytes;
+    }
+    let header = Header {
+        model_id: engine.id(),
+        color: image.color,
+        tile: TILE,
+        checksum: checksum(image),
+        width: image.width,
+        height: image.height,
+    };
+    Ok((container::write(&header, &payloads), stats))
+}
+
+/// Range coder words to bytes, little-endian, trailing zero bytes dropped (the decoder reads
+/// missing words as zeros).
+fn words_to_bytes(words: &[u32]) -> Vec<u8> {
+    let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    while bytes.last() == Some(&0) {
+        bytes.pop();
+    }
+    bytes
+}
+
+fn bytes_to_words(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks(4)
+        .map(|c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            u32::from_le_bytes(w)
+        })
+        .collect()
+}
+
+fn encode_batch(
+    image: &Image,
+    engine: &Engine,
+    tiles: &[Tile],
+    ids: &[usize],
+) -> Result<Vec<(usize, Vec<u8>, f64)>> {
+    let (h, w) = (tiles[ids[0]].h, tiles[ids[0]].w);
+    let color = image.color;
+    let (ch, cc) = (color.channels(), color.color_channels());
+    let n_out = engine.config().output_size();
+    let mut session = engine.session(ids.len(), h, w);
+    let mut coders: Vec<DefaultRangeEncoder> =
+        ids.iter().map(|_| DefaultRangeEncoder::new()).collect();
+    let mut alpha_models = vec![AlphaModel::default(); ids.len()];
+    let mut alphas = vec![vec![0u8; h * w]; ids.len()];
+    let mut bits = vec![0.0f64; ids.len()];
+    let mut pixels = vec![[0u8; 3]; ids.len()];
+    for p in 0..h * w {
+        let (i, j) = (p / w, p % w);
+        let params = session.predict();
+        for (t, &id) in ids.iter().enumerate() {
+            let tile = tiles[id];
+            let at = ((tile.y0 + i) * image.width + tile.x0 + j) * ch;
+            let px = &image.data[at..at + ch];
+            let coder = &mut coders[t];
+            if color.has_alpha() {
+                let a = px[ch - 1];
+                let pred = AlphaModel::predict(&alphas[t], w, i, j);
+                let residual = a.wrapping_sub(pred);
+                let model = &mut alpha_models[t];
+                coder
+                    .encode_symbol((residual != 0) as usize, model.flag_table())
+                    .map_err(coder_error)?;
+                if residual != 0 {
+                    coder
+                        .encode_symbol(residual as usize - 1, model.residual_table())
+                        .map_err(coder_error)?;
+                }
+                model.update(residual);
+                alphas[t][p] = a;
+            }
+            let mut mix = PixelMixture::new(&params[t * n_out..(t + 1) * n_out]);
+            for (c, &v) in px[..cc].iter().enumerate() {
+                let cdf = mix.channel(c);
+                coder.encode_symbol(v, &cdf).map_err(coder_error)?;
+                bits[t] += mix.observe(&cdf, c, v);
+            }
+            pixels[t] = if cc == 3 {
+                [px[0], px[1], px[2]]
+            } else {
+                [px[0]; 3]
+            };
+        }
+        session.advance(&pixels);
+    }
+    ids.iter()
+        .zip(coders)
+        .zip(bits)
+        .map(|((&id, coder), b)| {
+            let words = coder.into_compressed().map_err(coder_error)?;
+            Ok((id, words_to_bytes(&words), b))
+        })
+        .collect()
+}
+
+/// Reads the header of a `.snz` file and checks that `engine` is the model it was made with.
+///
+/// # Errors
+/// [`Error::Format`] / [`Error::Limits`] for bad headers, [`Error::ModelMismatch`] for a
+/// different model.
+pub fn check_model(bytes: &[u8], engine: &Engine, limits: &Limits) -> Result<Header> {
+    let (header, _) = container::read_header(bytes, limits)?;
+    if header.model_id != engine.id() {
+        return Err(Error::ModelMismatch {
+            file: header.model_id,
+            loaded: engine.id(),
+        });
+    }
+    Ok(header)
+}
+
+/// Decompresses a `.snz` file. `progress` is called with the number of tiles finished by
+/// each completed batch.
+///
+/// # Errors
+/// [`Error::Format`] for corrupt or truncated data, [`Error::Limits`] for oversized images,
+/// [`Error::ModelMismatch`] if the file was made with another model, [`Error::Checksum`] if
+/// the decoded pixels do not match.
+pub fn decompress(
+    bytes: &[u8],
+    engine: &Engine,
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Image> {
+    check_model(bytes, engine, &options.limits)?;
+    let file = container::read(bytes, &options.limits)?;
+    let header = &file.header;
+    let tiles = tiles_of(header.width, header.height);
+    let groups = batches(&tiles, options.batch);
+    let decoded: Vec<Vec<(usize, Vec<u8>)>> = groups
+        .par_iter()
+        .map(|ids| {
+            let r = decode_batch(header, &file.payloads, engine, &tiles, ids);
+            progress(ids.len());
+            r
+        })
+        .collect::<Result<_>>()?;
+    let ch = header.color.channels();
+    let mut data = vec![0u8; header.width * header.height * ch];
+    for (id, pixels) in decoded.into_iter().flatten() {
+        let t = tiles[id];
+        for i in 0..t.h {
+            let dst = ((t.y0 + i) * header.width + t.x0) * ch;
+            data[dst..dst + t.w * ch].copy_from_slice(&pixels[i * t.w * ch..(i + 1) * t.w * ch]);
+        }
+    }
+    let image = Image::new(header.width, header.height, header.color, data)?;
+    let actual = checksum(&image);
+    if actual != header.checksum {
+        return Err(Error::Checksum {
+            expected: header.checksum,
+            actual,
+        });
+    }
+    Ok(image)
+}
+
+fn decode_batch(
+    header: &Header,
+    payloads: &[&[u8]],
+    engine: &Engine,
+    tiles: &[Tile],
+    ids: &[usize],
+) -> Result<Vec<(usize, Vec<u8>)>> {
+    let (h, w) = (tiles[ids[0]].h, tiles[ids[0]].w);
+    let color: ColorType = header.color;
+    let (ch, cc) = (color.channels(), color.color_channels());
+    let n_out = engine.config().output_size();
+    let mut session = engine.session(ids.len(), h, w);
+    let mut coders = ids
+        .iter()
+        .map(|&id| DefaultRangeDecoder::from_compressed(bytes_to_words(payloads[id])))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(coder_error)?;
+    let mut alpha_models = vec![AlphaModel::default(); ids.len()];
+    let mut alphas = vec![vec![0u8; h * w]; ids.len()];
+    let mut out = vec![vec![0u8; h * w * ch]; ids.len()];
+    let mut pixels = vec![[0u8; 3]; ids.len()];
+    let corrupt = |e| Error::Format(format!("corrupt payload: {e:?}"));
+    for p in 0..h * w {
+        let (i, j) = (p / w, p % w);
+        let params = session.predict();
+        for t in 0..ids.len() {
+            let coder = &mut coders[t];
+            let px = &mut out[t][p * ch..(p + 1) * ch];
+            if color.has_alpha() {
+                let model = &mut alpha_models[t];
+                let nonzero = coder.decode_symbol(model.flag_table()).map_err(corrupt)?;
+                let residual = if nonzero == 1 {
+                    coder
+                        .decode_symbol(model.residual_table())
+                        .map_err(corrupt)? as u8
+                        + 1
+                } else {
+                    0
+                };
+                model.update(residual);
+                let a = AlphaModel::predict(&alphas[t], w, i, j).wrapping_add(residual);
+                alphas[t][p] = a;
+                px[ch - 1] = a;
+            }
+            let mut mix = PixelMixture::new(&params[t * n_out..(t + 1) * n_out]);
+            for c in 0..cc {
+                let cdf = mix.channel(c);
+                let v = coder.decode_symbol(&cdf).map_err(corrupt)?;
+                px[c] = v;
+                if c + 1 < cc {
+                    mix.observe(&cdf, c, v);
+                }
+            }
+            pixels[t] = if cc == 3 {
+                [px[0], px[1], px[2]]
+            } else {
+                [px[0]; 3]
+            };
+        }
+        session.advance(&pixels);
+    }
+    Ok(ids.iter().copied().zip(out).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::weights::Weights;
+
+    #[test]
+    fn tiles_cover_the_image_once() {
+        let tiles = tiles_of(70, 33);
+        assert_eq!(tiles.len(), 6);
+        let area: usize = tiles.iter().map(|t| t.w * t.h).sum();
+        assert_eq!(area, 70 * 33);
+        let groups = batches(&tiles, 2);
+        let mut seen: Vec<usize> = groups.concat();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..6).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn trailing_zero_bytes_round_trip() {
+        let words = [0x0102_0304u32, 0x0000_0500, 0];
+        let bytes = words_to_bytes(&words);
+        assert_eq!(bytes, vec![4, 3, 2, 1, 0, 5]);
+        assert_eq!(bytes_to_words(&bytes), vec![0x0102_0304, 0x0000_0500]);
+    }
+
+    #[test]
+    fn small_round_trip_with_alpha() {
+        let engine = Engine::new(&Weights::random(&Config::tiny(), 5));
+        let data: Vec<u8> = (0..9 * 5 * 4).map(|i| (i * 97 % 251) as u8).collect();
+        let image = Image::new(9, 5, ColorType::Rgba, data).unwrap();
+        let (bytes, _) = compress(&image, &engine, &Options::default(), &|_| {}).unwrap();
+        let back = decompress(&bytes, &engine, &Options::default(), &|_| {}).unwrap();
+        assert_eq!(back, image);
+    }
+}
