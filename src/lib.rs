@@ -5,10 +5,14 @@
 //! feature `train`) fits a dfdx copy of the same network (`model`) and writes `weights`.
 
 #![warn(missing_docs)]
+// Numeric kernels index several arrays in lockstep; index loops read clearer there.
+#![allow(clippy::needless_range_loop)]
 
 pub mod atomic;
+pub mod builtin;
 pub mod codec;
 pub mod config;
+pub mod corpus;
 pub mod engine;
 pub mod error;
 pub mod image_io;

@@ -1,2 +1,294 @@
-//! The `snailzip` command line (placeholder).
-fn main() {}
+//! The `snailzip` command line: parses flags, calls the library, prints errors.
+
+mod cli;
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use cli::{Cli, CodingArgs, Command};
+use snailzip::codec::{self, container, Options};
+use snailzip::{atomic_write, builtin, Engine, Image, Weights};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("snailzip: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        pool = pool.num_threads(n);
+    }
+    let pool = pool.build().context("cannot start worker threads")?;
+    let quiet = cli.quiet;
+    pool.install(|| match cli.command {
+        Command::Compress(a) => compress(&a.input, a.output.as_deref(), &a.coding, quiet),
+        Command::Decompress(a) => decompress(&a.input, a.output.as_deref(), &a.coding, quiet),
+        Command::Info(a) => info(a.input.as_deref(), a.model.as_deref()),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn is_stdio(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+fn load_model(path: Option<&Path>) -> anyhow::Result<(Weights, String)> {
+    match path {
+        Some(p) => {
+            let w =
+                Weights::load(p).with_context(|| format!("cannot load model {}", p.display()))?;
+            Ok((w, p.display().to_string()))
+        }
+        None => Ok((builtin::weights()?, builtin::name().to_string())),
+    }
+}
+
+fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if is_stdio(path) {
+        let mut buf = Vec::new();
+        io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .context("cannot read standard input")?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    }
+}
+
+/// Where output goes: a file written atomically, or standard output.
+enum Sink {
+    File(PathBuf),
+    Stdout,
+}
+
+fn sink(input: &Path, output: Option<&Path>, default: impl FnOnce() -> PathBuf) -> Sink {
+    match output {
+        Some(p) if is_stdio(p) => Sink::Stdout,
+        Some(p) => Sink::File(p.to_path_buf()),
+        None if is_stdio(input) => Sink::Stdout,
+        None => Sink::File(default()),
+    }
+}
+
+impl Sink {
+    /// Fails early, before any work, if the output file exists and `force` is not set.
+    fn check(&self, force: bool) -> anyhow::Result<()> {
+        if let Sink::File(p) = self {
+            if !force && p.exists() {
+                bail!("{} already exists (use --force to overwrite)", p.display());
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, bytes: &[u8], force: bool) -> anyhow::Result<()> {
+        match self {
+            Sink::File(p) => atomic_write(p, bytes, force)
+                .with_context(|| format!("cannot write {}", p.display())),
+            Sink::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(bytes)?;
+                out.flush()?;
+                Ok(())
+            }
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Sink::File(p) => p.display().to_string(),
+            Sink::Stdout => "<stdout>".into(),
+        }
+    }
+}
+
+fn progress_bar(total: usize, quiet: bool, what: &str) -> ProgressBar {
+    if quiet || total < 4 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} tiles, {elapsed} (eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn options(args: &CodingArgs) -> anyhow::Result<Options> {
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    Ok(Options {
+        batch: args.batch,
+        ..Options::default()
+    })
+}
+
+fn compress(
+    input: &Path,
+    output: Option<&Path>,
+    args: &CodingArgs,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let out = sink(input, output, || {
+        let mut s = input.as_os_str().to_owned();
+        s.push(".snz");
+        PathBuf::from(s)
+    });
+    out.check(args.force)?;
+    let opts = options(args)?;
+    let bytes = read_input(input)?;
+    let image = Image::decode(&bytes, opts.limits.max_pixels)
+        .with_context(|| format!("cannot read image {}", input.display()))?;
+    let (weights, model_name) = load_model(args.model.as_deref())?;
+    let engine = Engine::new(&weights);
+    let tiles = image.width.div_ceil(32) * image.height.div_ceil(32);
+    let bar = progress_bar(tiles, quiet, "compressing");
+    let start = Instant::now();
+    let (snz, stats) = codec::compress(&image, &engine, &opts, &|n| bar.inc(n as u64))?;
+    bar.finish_and_clear();
+    out.write(&snz, args.force)?;
+    if !quiet {
+        let sub = image.subpixels() as f64;
+        eprintln!(
+            "{} -> {}: {}×{} {}, {} bytes, {:.3} bits/subpixel (model NLL {:.3}), {:.2} s [{}]",
+            input.display(),
+            out.name(),
+            image.width,
+            image.height,
+            image.color.name(),
+            snz.len(),
+            snz.len() as f64 * 8.0 / sub,
+            stats.model_bits / sub,
+            start.elapsed().as_secs_f64(),
+            model_name
+        );
+    }
+    Ok(())
+}
+
+fn decompress(
+    input: &Path,
+    output: Option<&Path>,
+    args: &CodingArgs,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let out = sink(input, output, || {
+        let stem = match input.extension() {
+            Some(e) if e == "snz" => input.with_extension(""),
+            _ => input.to_path_buf(),
+        };
+        match stem.extension() {
+            Some(e) if e.eq_ignore_ascii_case("png") => stem,
+            _ => {
+                let mut s = stem.into_os_string();
+                s.push(".png");
+                PathBuf::from(s)
+            }
+        }
+    });
+    out.check(args.force)?;
+    let opts = options(args)?;
+    let bytes = read_input(input)?;
+    let (weights, _) = load_model(args.model.as_deref())?;
+    let engine = Engine::new(&weights);
+    let header = codec::check_model(&bytes, &engine, &opts.limits)
+        .with_context(|| format!("cannot decompress {}", input.display()))?;
+    let (tx, ty) = header.tile_grid();
+    let bar = progress_bar(tx * ty, quiet, "decompressing");
+    let start = Instant::now();
+    let image = codec::decompress(&bytes, &engine, &opts, &|n| bar.inc(n as u64))
+        .with_context(|| format!("cannot decompress {}", input.display()))?;
+    bar.finish_and_clear();
+    let png = image.to_png()?;
+    out.write(&png, args.force)?;
+    if !quiet {
+        eprintln!(
+            "{} -> {}: {}×{} {}, {:.2} s",
+            input.display(),
+            out.name(),
+            image.width,
+            image.height,
+            image.color.name(),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn info(input: Option<&Path>, model: Option<&Path>) -> anyhow::Result<()> {
+    let (weights, model_name) = load_model(model)?;
+    let id = snailzip::error::hex_id(&weights.id());
+    if let Some(input) = input {
+        let bytes = read_input(input)?;
+        let limits = container::Limits::default();
+        let file = container::read(&bytes, &limits)
+            .with_context(|| format!("cannot read {}", input.display()))?;
+        let h = &file.header;
+        let sub = h.width * h.height * h.color.channels();
+        println!("file:        {}", input.display());
+        println!("size:        {}×{} {}", h.width, h.height, h.color.name());
+        println!(
+            "bytes:       {} ({:.3} bits/subpixel)",
+            bytes.len(),
+            bytes.len() as f64 * 8.0 / sub as f64
+        );
+        println!(
+            "tiles:       {} of {}×{}",
+            file.payloads.len(),
+            h.tile,
+            h.tile
+        );
+        println!("checksum:    {:08x} (CRC-32 of pixels)", h.checksum);
+        let matches = if h.model_id == weights.id() {
+            "matches"
+        } else {
+            "DIFFERS from"
+        };
+        println!(
+            "model id:    {} ({matches} {model_name}, {id})",
+            snailzip::error::hex_id(&h.model_id)
+        );
+    } else {
+        let c = weights.config();
+        println!("model:       {model_name}");
+        println!("model id:    {id}");
+        println!("config:      {c}");
+        println!("parameters:  {}", c.parameter_count());
+        for (k, v) in weights.metadata() {
+            if !k.starts_with("snailzip.") {
+                println!("{k}: {v}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! Command-line flags, mirrored one to one in clap structs; validation happens in `main.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Lossless image compression with a trained PixelSNAIL.
+#[derive(Parser, Debug)]
+#[command(name = "snailzip", version, about, long_about = None)]
+pub struct Cli {
+    /// Worker threads (default: all cores). Output bytes never depend on it.
+    #[arg(long, short = 'j', global = true)]
+    pub threads: Option<usize>,
+    /// No progress bars.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Compress an image (PNG, PPM/PGM, BMP, TIFF, QOI) into a .snz file.
+    Compress(CompressArgs),
+    /// Decompress a .snz file into a PNG.
+    Decompress(DecompressArgs),
+    /// Show the header of a .snz file, or describe a model.
+    Info(InfoArgs),
+}
+
+/// Flags shared by compress and decompress.
+#[derive(Args, Debug)]
+pub struct CodingArgs {
+    /// Model file (.safetensors) to use instead of the built-in model.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Overwrite the output file if it exists.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+    /// Tiles stepped together through the network (speed only; output is identical).
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub batch: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct CompressArgs {
+    /// Input image, or `-` for standard input.
+    pub input: PathBuf,
+    /// Output file (default: INPUT.snz; standard output when INPUT is `-`), `-` for
+    /// standard output.
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub coding: CodingArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DecompressArgs {
+    /// Input .snz file, or `-` for standard input.
+    pub input: PathBuf,
+    /// Output PNG (default: INPUT without .snz, plus .png if needed; standard output when
+    /// INPUT is `-`), `-` for standard output.
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub coding: CodingArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// A .snz file to describe (omit to describe the model only).
+    pub input: Option<PathBuf>,
+    /// Model file to check the .snz file against / to describe (default: built-in).
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+}

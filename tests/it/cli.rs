@@ -1,0 +1,193 @@
+//! The `snailzip` binary: files, stdin/stdout, overwrite protection, error exits.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use snailzip::{ColorType, Config, Weights};
+
+use super::util::structured;
+
+fn snailzip(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_snailzip"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let img = structured(45, 37, ColorType::Rgb, 8);
+    std::fs::write(dir.path().join("in.png"), img.to_png().unwrap()).unwrap();
+    Weights::random(&Config::tiny(), 4)
+        .save(&dir.path().join("tiny.safetensors"))
+        .unwrap();
+    Weights::random(&Config::tiny(), 5)
+        .save(&dir.path().join("other.safetensors"))
+        .unwrap();
+    dir
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn compress_decompress_files() {
+    let dir = setup();
+    let d = dir.path();
+    let out = snailzip(
+        d,
+        &["compress", "in.png", "--model", "tiny.safetensors", "-q"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(d.join("in.png.snz").exists());
+    let out = snailzip(
+        d,
+        &[
+            "decompress",
+            "in.png.snz",
+            "back.png",
+            "--model",
+            "tiny.safetensors",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = snailzip::Image::decode(&std::fs::read(d.join("in.png")).unwrap(), 1 << 20).unwrap();
+    let b = snailzip::Image::decode(&std::fs::read(d.join("back.png")).unwrap(), 1 << 20).unwrap();
+    assert_eq!(a, b);
+    // info describes the file and names the model as matching
+    let out = snailzip(d, &["info", "in.png.snz", "--model", "tiny.safetensors"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("45×37 RGB") && text.contains("matches"),
+        "{text}"
+    );
+}
+
+#[test]
+fn refuses_to_overwrite_without_force() {
+    let dir = setup();
+    let d = dir.path();
+    let m = ["--model", "tiny.safetensors", "-q"];
+    assert!(
+        snailzip(d, &[&["compress", "in.png", "out.snz"][..], &m].concat())
+            .status
+            .success()
+    );
+    let before = std::fs::read(d.join("out.snz")).unwrap();
+    let out = snailzip(d, &[&["compress", "in.png", "out.snz"][..], &m].concat());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    // decompressing onto the original input is refused too
+    let out = snailzip(d, &[&["decompress", "out.snz", "in.png"][..], &m].concat());
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(d.join("out.snz")).unwrap(), before);
+    let out = snailzip(
+        d,
+        &[&["compress", "in.png", "out.snz", "--force"][..], &m].concat(),
+    );
+    assert!(out.status.success());
+}
+
+#[test]
+fn stdin_to_stdout() {
+    let dir = setup();
+    let d = dir.path();
+    let png = std::fs::read(d.join("in.png")).unwrap();
+    let run = |args: &[&str], input: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+            .current_dir(d)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(input).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let snz = run(&["compress", "-", "--model", "tiny.safetensors"], &png);
+    assert_eq!(&snz[..3], b"SNZ");
+    let back = run(
+        &["decompress", "-", "-", "--model", "tiny.safetensors"],
+        &snz,
+    );
+    let a = snailzip::Image::decode(&png, 1 << 20).unwrap();
+    let b = snailzip::Image::decode(&back, 1 << 20).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn bad_inputs_exit_nonzero_without_partial_files() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(d.join("garbage.png"), b"this is not a png").unwrap();
+    std::fs::write(d.join("garbage.snz"), b"SNZ\x01 truncated").unwrap();
+    let m = ["--model", "tiny.safetensors", "-q"];
+    assert!(
+        snailzip(d, &[&["compress", "in.png", "good.snz"][..], &m].concat())
+            .status
+            .success()
+    );
+    let good = std::fs::read(d.join("good.snz")).unwrap();
+    std::fs::write(d.join("cut.snz"), &good[..good.len() / 2]).unwrap();
+    let before = files(d);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["compress", "garbage.png", "x.snz"],
+            "cannot read image",
+        ),
+        (vec!["compress", "missing.png", "x.snz"], "missing.png"),
+        (vec!["decompress", "garbage.snz", "x.png"], "invalid data"),
+        (vec!["decompress", "cut.snz", "x.png"], "truncated"),
+        (vec!["decompress", "in.png", "x.png"], "not a snailzip"),
+    ];
+    for (args, needle) in cases {
+        let out = snailzip(d, &[&args[..], &m].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
+    // wrong model
+    let out = snailzip(
+        d,
+        &[
+            "decompress",
+            "good.snz",
+            "x.png",
+            "--model",
+            "other.safetensors",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong model"));
+    // not a model
+    let out = snailzip(d, &["decompress", "good.snz", "x.png", "--model", "in.png"]);
+    assert!(!out.status.success());
+    assert_eq!(files(d), before, "a failed command left files behind");
+}

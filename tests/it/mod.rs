@@ -1,0 +1,6 @@
+mod bad_input;
+mod cli;
+mod determinism;
+mod roundtrip;
+mod size;
+pub mod util;
