@@ -53,28 +53,26 @@ pub struct Stats {
     pub tiles: usize,
 }
 
-/// A tile's place in the image.
+/// A tile's place: which image, and where in it.
 #[derive(Clone, Copy, Debug)]
 struct Tile {
+    image: usize,
     x0: usize,
     y0: usize,
     w: usize,
     h: usize,
 }
 
-fn tiles_of(width: usize, height: usize) -> Vec<Tile> {
-    let mut out = Vec::new();
-    for y0 in (0..height).step_by(TILE) {
-        for x0 in (0..width).step_by(TILE) {
-            out.push(Tile {
-                x0,
-                y0,
-                w: TILE.min(width - x0),
-                h: TILE.min(height - y0),
-            });
-        }
-    }
-    out
+fn tiles_of(image: usize, width: usize, height: usize) -> impl Iterator<Item = Tile> {
+    (0..height).step_by(TILE).flat_map(move |y0| {
+        (0..width).step_by(TILE).map(move |x0| Tile {
+            image,
+            x0,
+            y0,
+            w: TILE.min(width - x0),
+            h: TILE.min(height - y0),
+        })
+    })
 }
 
 /// Groups tile indices into batches of equal shape, at most `batch` each, in a fixed order.
@@ -112,35 +110,65 @@ pub fn compress(
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(Vec<u8>, Stats)> {
-    let tiles = tiles_of(image.width, image.height);
+    let mut out = compress_many(std::slice::from_ref(image), engine, options, progress)?;
+    Ok(out.pop().expect("one image in, one file out"))
+}
+
+/// Compresses several images at once. Their tiles are pooled, so many small images (such as
+/// 32×32 CIFAR images) share batched products; each image still gets its own independent
+/// file, identical to what [`compress`] produces for it alone.
+///
+/// # Errors
+/// Only internal coder failures, which indicate a bug.
+pub fn compress_many(
+    images: &[Image],
+    engine: &Engine,
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<(Vec<u8>, Stats)>> {
+    let tiles: Vec<Tile> = images
+        .iter()
+        .enumerate()
+        .flat_map(|(k, img)| tiles_of(k, img.width, img.height))
+        .collect();
     let groups = batches(&tiles, options.batch);
     let results: Vec<Vec<(usize, Vec<u8>, f64)>> = groups
         .par_iter()
         .map(|ids| {
-            let r = encode_batch(image, engine, &tiles, ids);
+            let r = encode_batch(images, engine, &tiles, ids);
             progress(ids.len());
             r
         })
         .collect::<Result<_>>()?;
     let mut payloads = vec![Vec::new(); tiles.len()];
-    let mut stats = Stats {
-        tiles: tiles.len(),
-        ..Stats::default()
-    };
+    let mut stats = vec![Stats::default(); images.len()];
     for (id, bytes, bits) in results.into_iter().flatten() {
-        stats.model_bits += bits;
-        stats.payload_bytes += bytes.len();
+        let s = &mut stats[tiles[id].image];
+        s.model_bits += bits;
+        s.payload_bytes += bytes.len();
+        s.tiles += 1;
         payloads[id] = bytes;
     }
-    let header = Header {
-        model_id: engine.id(),
-        color: image.color,
-        tile: TILE,
-        checksum: checksum(image),
-        width: image.width,
-        height: image.height,
-    };
-    Ok((container::write(&header, &payloads), stats))
+    // tiles are listed image by image, each image's in raster order
+    let mut next = 0;
+    let files = images
+        .iter()
+        .zip(stats)
+        .map(|(image, s)| {
+            let header = Header {
+                model_id: engine.id(),
+                color: image.color,
+                tile: TILE,
+                checksum: checksum(image),
+                width: image.width,
+                height: image.height,
+            };
+            let own = &payloads[next..next + s.tiles];
+            next += s.tiles;
+            (container::write(&header, own), s)
+        })
+        .collect();
+    Ok(files)
 }
 
 /// Range coder words to bytes, little-endian, trailing zero bytes dropped (the decoder reads
@@ -164,15 +192,22 @@ fn bytes_to_words(bytes: &[u8]) -> Vec<u32> {
         .collect()
 }
 
+/// The network's RGB view of a pixel: gray is fed as `[v, v, v]`.
+fn network_pixel(px: &[u8], color_channels: usize) -> [u8; 3] {
+    if color_channels == 3 {
+        [px[0], px[1], px[2]]
+    } else {
+        [px[0]; 3]
+    }
+}
+
 fn encode_batch(
-    image: &Image,
+    images: &[Image],
     engine: &Engine,
     tiles: &[Tile],
     ids: &[usize],
 ) -> Result<Vec<(usize, Vec<u8>, f64)>> {
     let (h, w) = (tiles[ids[0]].h, tiles[ids[0]].w);
-    let color = image.color;
-    let (ch, cc) = (color.channels(), color.color_channels());
     let n_out = engine.config().output_size();
     let mut session = engine.session(ids.len(), h, w);
     let mut coders: Vec<DefaultRangeEncoder> =
@@ -186,6 +221,9 @@ fn encode_batch(
         let params = session.predict();
         for (t, &id) in ids.iter().enumerate() {
             let tile = tiles[id];
+            let image = &images[tile.image];
+            let color = image.color;
+            let (ch, cc) = (color.channels(), color.color_channels());
             let at = ((tile.y0 + i) * image.width + tile.x0 + j) * ch;
             let px = &image.data[at..at + ch];
             let coder = &mut coders[t];
@@ -211,11 +249,7 @@ fn encode_batch(
                 coder.encode_symbol(v, &cdf).map_err(coder_error)?;
                 bits[t] += mix.observe(&cdf, c, v);
             }
-            pixels[t] = if cc == 3 {
-                [px[0], px[1], px[2]]
-            } else {
-                [px[0]; 3]
-            };
+            pixels[t] = network_pixel(px, cc);
         }
         session.advance(&pixels);
     }
@@ -258,50 +292,135 @@ pub fn decompress(
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Image> {
-    check_model(bytes, engine, &options.limits)?;
-    let file = container::read(bytes, &options.limits)?;
-    let header = &file.header;
-    let tiles = tiles_of(header.width, header.height);
+    let mut out = decompress_many(&[bytes], engine, options, progress);
+    out.pop().expect("one file in, one result out")
+}
+
+/// Decompresses several files at once, pooling their tiles like [`compress_many`]. Each
+/// file gets its own result; a bad file does not affect the others.
+pub fn decompress_many(
+    files: &[&[u8]],
+    engine: &Engine,
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<Result<Image>> {
+    let parsed: Vec<Result<container::Container<'_>>> = files
+        .iter()
+        .map(|bytes| {
+            check_model(bytes, engine, &options.limits)?;
+            container::read(bytes, &options.limits)
+        })
+        .collect();
+    let mut tiles = Vec::new();
+    let mut payloads: Vec<&[u8]> = Vec::new();
+    for (k, file) in parsed.iter().enumerate() {
+        if let Ok(f) = file {
+            tiles.extend(tiles_of(k, f.header.width, f.header.height));
+            payloads.extend_from_slice(&f.payloads);
+        }
+    }
     let groups = batches(&tiles, options.batch);
-    let decoded: Vec<Vec<(usize, Vec<u8>)>> = groups
+    let decoded: Vec<Result<Vec<(usize, Vec<u8>)>>> = groups
         .par_iter()
         .map(|ids| {
-            let r = decode_batch(header, &file.payloads, engine, &tiles, ids);
+            let r = decode_batch(&parsed, &payloads, engine, &tiles, ids);
             progress(ids.len());
             r
         })
-        .collect::<Result<_>>()?;
-    let ch = header.color.channels();
-    let mut data = vec![0u8; header.width * header.height * ch];
-    for (id, pixels) in decoded.into_iter().flatten() {
-        let t = tiles[id];
-        for i in 0..t.h {
-            let dst = ((t.y0 + i) * header.width + t.x0) * ch;
-            data[dst..dst + t.w * ch].copy_from_slice(&pixels[i * t.w * ch..(i + 1) * t.w * ch]);
+        .collect();
+    // pixel buffers only for files whose header parsed (sizes were checked against limits)
+    let mut data: Vec<Result<Vec<u8>>> = parsed
+        .iter()
+        .map(|f| match f {
+            Ok(f) => Ok(vec![
+                0u8;
+                f.header.width
+                    * f.header.height
+                    * f.header.color.channels()
+            ]),
+            Err(e) => Err(clone_error(e)),
+        })
+        .collect();
+    for (ids, batch) in groups.iter().zip(decoded) {
+        match batch {
+            Ok(tiles_out) => {
+                for (id, pixels) in tiles_out {
+                    let t = tiles[id];
+                    if let (Ok(buf), Ok(f)) = (&mut data[t.image], &parsed[t.image]) {
+                        let ch = f.header.color.channels();
+                        let width = f.header.width;
+                        for i in 0..t.h {
+                            let dst = ((t.y0 + i) * width + t.x0) * ch;
+                            buf[dst..dst + t.w * ch]
+                                .copy_from_slice(&pixels[i * t.w * ch..(i + 1) * t.w * ch]);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                // a corrupt tile fails the files it belongs to
+                for &id in ids {
+                    let k = tiles[id].image;
+                    if data[k].is_ok() {
+                        data[k] = Err(clone_error(&e));
+                    }
+                }
+            }
         }
     }
-    let image = Image::new(header.width, header.height, header.color, data)?;
-    let actual = checksum(&image);
-    if actual != header.checksum {
-        return Err(Error::Checksum {
-            expected: header.checksum,
-            actual,
-        });
+    parsed
+        .iter()
+        .zip(data)
+        .map(|(f, d)| {
+            let (f, d) = (f.as_ref().map_err(clone_error)?, d?);
+            let h = &f.header;
+            let image = Image::new(h.width, h.height, h.color, d)?;
+            let actual = checksum(&image);
+            if actual != h.checksum {
+                return Err(Error::Checksum {
+                    expected: h.checksum,
+                    actual,
+                });
+            }
+            Ok(image)
+        })
+        .collect()
+}
+
+/// Errors of one file are reported for each place that needs them.
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        Error::Format(m) => Error::Format(m.clone()),
+        Error::Limits(m) => Error::Limits(m.clone()),
+        Error::ModelMismatch { file, loaded } => Error::ModelMismatch {
+            file: *file,
+            loaded: *loaded,
+        },
+        Error::Checksum { expected, actual } => Error::Checksum {
+            expected: *expected,
+            actual: *actual,
+        },
+        Error::Unsupported(m) => Error::Unsupported(m.clone()),
+        Error::Usage(m) => Error::Usage(m.clone()),
     }
-    Ok(image)
 }
 
 fn decode_batch(
-    header: &Header,
+    files: &[Result<container::Container<'_>>],
     payloads: &[&[u8]],
     engine: &Engine,
     tiles: &[Tile],
     ids: &[usize],
 ) -> Result<Vec<(usize, Vec<u8>)>> {
     let (h, w) = (tiles[ids[0]].h, tiles[ids[0]].w);
-    let color: ColorType = header.color;
-    let (ch, cc) = (color.channels(), color.color_channels());
     let n_out = engine.config().output_size();
+    let color_of = |id: usize| -> ColorType {
+        match &files[tiles[id].image] {
+            Ok(f) => f.header.color,
+            Err(_) => unreachable!("tiles exist only for parsed files"),
+        }
+    };
     let mut session = engine.session(ids.len(), h, w);
     let mut coders = ids
         .iter()
@@ -310,13 +429,18 @@ fn decode_batch(
         .map_err(coder_error)?;
     let mut alpha_models = vec![AlphaModel::default(); ids.len()];
     let mut alphas = vec![vec![0u8; h * w]; ids.len()];
-    let mut out = vec![vec![0u8; h * w * ch]; ids.len()];
+    let mut out: Vec<Vec<u8>> = ids
+        .iter()
+        .map(|&id| vec![0u8; h * w * color_of(id).channels()])
+        .collect();
     let mut pixels = vec![[0u8; 3]; ids.len()];
     let corrupt = |e| Error::Format(format!("corrupt payload: {e:?}"));
     for p in 0..h * w {
         let (i, j) = (p / w, p % w);
         let params = session.predict();
-        for t in 0..ids.len() {
+        for (t, &id) in ids.iter().enumerate() {
+            let color = color_of(id);
+            let (ch, cc) = (color.channels(), color.color_channels());
             let coder = &mut coders[t];
             let px = &mut out[t][p * ch..(p + 1) * ch];
             if color.has_alpha() {
@@ -344,11 +468,7 @@ fn decode_batch(
                     mix.observe(&cdf, c, v);
                 }
             }
-            pixels[t] = if cc == 3 {
-                [px[0], px[1], px[2]]
-            } else {
-                [px[0]; 3]
-            };
+            pixels[t] = network_pixel(px, cc);
         }
         session.advance(&pixels);
     }
@@ -363,7 +483,7 @@ mod tests {
 
     #[test]
     fn tiles_cover_the_image_once() {
-        let tiles = tiles_of(70, 33);
+        let tiles: Vec<Tile> = tiles_of(0, 70, 33).collect();
         assert_eq!(tiles.len(), 6);
         let area: usize = tiles.iter().map(|t| t.w * t.h).sum();
         assert_eq!(area, 70 * 33);

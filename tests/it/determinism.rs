@@ -72,3 +72,41 @@ fn golden_file_bytes() {
         "3106be761e85a2c5a636cca864120af30dcd491fc331c4e1aa93962c59b30294"
     );
 }
+
+#[test]
+fn pooled_images_give_the_same_files_as_single_ones() {
+    let engine = tiny_engine(22);
+    let images: Vec<_> = (0..7)
+        .map(|s| structured(20 + s as usize * 9, 32, ColorType::Rgb, s))
+        .chain([
+            structured(32, 32, ColorType::Gray, 9),
+            structured(32, 32, ColorType::Rgba, 10),
+        ])
+        .collect();
+    let options = Options {
+        batch: 4,
+        ..Options::default()
+    };
+    let pooled = codec::compress_many(&images, &engine, &options, &|_| {}).unwrap();
+    for (img, (bytes, _)) in images.iter().zip(&pooled) {
+        assert_eq!(
+            *bytes,
+            codec::compress(img, &engine, &Options::default(), &|_| {})
+                .unwrap()
+                .0
+        );
+    }
+    // decode them pooled too, with one corrupt file among them
+    let mut files: Vec<Vec<u8>> = pooled.into_iter().map(|(b, _)| b).collect();
+    let last = files[3].len() - 1;
+    files[3][last] ^= 0x40;
+    files[5].truncate(10);
+    let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
+    let decoded = codec::decompress_many(&refs, &engine, &options, &|_| {});
+    for (k, (img, got)) in images.iter().zip(decoded).enumerate() {
+        match k {
+            3 | 5 => assert!(got.is_err(), "file {k} should fail"),
+            _ => assert_eq!(&got.unwrap(), img, "file {k}"),
+        }
+    }
+}
