@@ -209,7 +209,8 @@ struct BlockState {
     /// The stream `u` entering attention at the current position, `[batch][C]`, kept until
     /// the pixel is known and the position's key/value can be computed.
     pending: Vec<f32>,
-    /// Keys `[batch][positions][key_size]` and values `[batch][positions][value_size]`.
+    /// Keys, transposed, `[batch][key_size][positions]`, and values
+    /// `[batch][positions][value_size]`.
     keys: Vec<f32>,
     values: Vec<f32>,
 }
@@ -342,7 +343,9 @@ impl<'e> Session<'e> {
             attn.key.forward(&self.gather, b, &mut self.tmp);
             attn.value.forward(&self.gather, b, &mut self.tmp2);
             for t in 0..b {
-                st.keys[(t * n + p) * dk..][..dk].copy_from_slice(&self.tmp[t * dk..(t + 1) * dk]);
+                for d in 0..dk {
+                    st.keys[(t * dk + d) * n + p] = self.tmp[t * dk + d];
+                }
                 st.values[(t * n + p) * dv..][..dv]
                     .copy_from_slice(&self.tmp2[t * dv..(t + 1) * dv]);
             }
@@ -471,30 +474,18 @@ impl<'e> Session<'e> {
                 continue; // position 0 attends to nothing: zeros (elu(0) = 0)
             }
             let q = &self.tmp[t * dk..(t + 1) * dk];
-            let keys = &st.keys[t * n * dk..(t * n + p) * dk];
-            let mut max = f32::NEG_INFINITY;
-            for (s, k) in self.scores[..p].iter_mut().zip(keys.chunks_exact(dk)) {
-                let mut dot = 0.0f32;
-                for d in 0..dk {
-                    dot += q[d] * k[d];
-                }
-                *s = dot * scale;
-                max = max.max(*s);
-            }
-            let mut sum = 0.0f32;
-            for s in &mut self.scores[..p] {
-                *s = libm::expf(*s - max);
-                sum += *s;
-            }
-            let values = &st.values[t * n * dv..(t * n + p) * dv];
-            for (&s, v) in self.scores[..p].iter().zip(values.chunks_exact(dv)) {
-                for d in 0..dv {
-                    att[d] += s * v[d];
-                }
-            }
-            let inv = 1.0 / sum;
+            ops::attend(
+                q,
+                &st.keys[t * dk * n..(t + 1) * dk * n],
+                &st.values[t * n * dv..(t + 1) * n * dv],
+                (n, p),
+                (dk, dv),
+                scale,
+                &mut self.scores,
+                att,
+            );
             for a in att.iter_mut() {
-                *a = ops::elu(*a * inv);
+                *a = ops::elu(*a);
             }
         }
         layer.merge1.forward(&self.gather, b, &mut self.tmp);
