@@ -198,13 +198,28 @@ fn attend_kernel(
     out: &mut [f32],
 ) {
     let s = &mut scores[..p];
-    s.fill(0.0);
-    for d in 0..dk {
-        let qd = q[d];
-        let kd = &keys_t[d * n..d * n + p];
-        for (sj, &k) in s.iter_mut().zip(kd) {
-            *sj += qd * k;
+    // scores, 16 positions at a time held in registers across the key dimension
+    let mut j0 = 0;
+    while j0 + CB <= p {
+        let mut acc = [0.0f32; CB];
+        for d in 0..dk {
+            let qd = q[d];
+            let kd: &[f32; CB] = keys_t[d * n + j0..d * n + j0 + CB]
+                .try_into()
+                .expect("block width");
+            for c in 0..CB {
+                acc[c] += qd * kd[c];
+            }
         }
+        s[j0..j0 + CB].copy_from_slice(&acc);
+        j0 += CB;
+    }
+    for j in j0..p {
+        let mut acc = 0.0f32;
+        for d in 0..dk {
+            acc += q[d] * keys_t[d * n + j];
+        }
+        s[j] = acc;
     }
     let mut max = f32::NEG_INFINITY;
     for sj in s.iter_mut() {
@@ -216,12 +231,29 @@ fn attend_kernel(
         *sj = libm::expf(*sj - max);
         sum += *sj;
     }
+    // weighted values, 16 value dimensions at a time held in registers across positions
     let out = &mut out[..dv];
-    out.fill(0.0);
-    for (&sj, v) in s.iter().zip(values[..p * dv].chunks_exact(dv)) {
-        for (o, &vv) in out.iter_mut().zip(v) {
-            *o += sj * vv;
+    let values = &values[..p * dv];
+    let mut o0 = 0;
+    while o0 + CB <= dv {
+        let mut acc = [0.0f32; CB];
+        for (j, &sj) in s.iter().enumerate() {
+            let v: &[f32; CB] = values[j * dv + o0..j * dv + o0 + CB]
+                .try_into()
+                .expect("block width");
+            for c in 0..CB {
+                acc[c] += sj * v[c];
+            }
         }
+        out[o0..o0 + CB].copy_from_slice(&acc);
+        o0 += CB;
+    }
+    for o in o0..dv {
+        let mut acc = 0.0f32;
+        for (j, &sj) in s.iter().enumerate() {
+            acc += sj * values[j * dv + o];
+        }
+        out[o] = acc;
     }
     let inv = 1.0 / sum;
     for o in out.iter_mut() {
