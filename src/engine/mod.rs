@@ -209,7 +209,7 @@ struct BlockState {
     /// The stream `u` entering attention at the current position, `[batch][C]`, kept until
     /// the pixel is known and the position's key/value can be computed.
     pending: Vec<f32>,
-    /// Keys, transposed, `[batch][key_size][positions]`, and values
+    /// Keys in blocks (see [`ops::key_index`]), `[batch][...]`, and values
     /// `[batch][positions][value_size]`.
     keys: Vec<f32>,
     values: Vec<f32>,
@@ -247,7 +247,7 @@ impl<'e> Session<'e> {
                 ring_in: vec![vec![0.0; ring]; cfg.res_per_block],
                 ring_hidden: vec![vec![0.0; ring]; cfg.res_per_block],
                 pending: vec![0.0; batch * c],
-                keys: vec![0.0; batch * n * cfg.key_size],
+                keys: vec![0.0; batch * key_cache_len(n, cfg.key_size)],
                 values: vec![0.0; batch * n * cfg.value_size],
             })
             .collect();
@@ -327,6 +327,7 @@ impl<'e> Session<'e> {
             dst[COLORS] = 1.0;
         }
         let kv = cfg.kv_input_size();
+        let n_keys = key_cache_len(n, cfg.key_size);
         let (bg0, bg1) = background(i, j);
         for blk in 0..cfg.blocks {
             let st = &mut self.blocks[blk];
@@ -343,8 +344,9 @@ impl<'e> Session<'e> {
             attn.key.forward(&self.gather, b, &mut self.tmp);
             attn.value.forward(&self.gather, b, &mut self.tmp2);
             for t in 0..b {
+                let keys = &mut st.keys[t * n_keys..(t + 1) * n_keys];
                 for d in 0..dk {
-                    st.keys[(t * dk + d) * n + p] = self.tmp[t * dk + d];
+                    keys[ops::key_index(p, d, dk)] = self.tmp[t * dk + d];
                 }
                 st.values[(t * n + p) * dv..][..dv]
                     .copy_from_slice(&self.tmp2[t * dv..(t + 1) * dv]);
@@ -450,6 +452,7 @@ impl<'e> Session<'e> {
         let n = self.height * self.width;
         let p = self.pos;
         let layer = &e.blocks[blk].attn;
+        let n_keys = key_cache_len(n, dk);
         let st = &mut self.blocks[blk];
         st.pending.copy_from_slice(&self.u[..b * c]);
         // queries from [u, background]
@@ -476,9 +479,9 @@ impl<'e> Session<'e> {
             let q = &self.tmp[t * dk..(t + 1) * dk];
             ops::attend(
                 q,
-                &st.keys[t * dk * n..(t + 1) * dk * n],
+                &st.keys[t * n_keys..(t + 1) * n_keys],
                 &st.values[t * n * dv..(t + 1) * n * dv],
-                (n, p),
+                p,
                 (dk, dv),
                 scale,
                 &mut self.scores,
@@ -493,6 +496,11 @@ impl<'e> Session<'e> {
         layer.merge2.forward(&self.tmp2, b, &mut self.tmp);
         gate_residual(&mut self.u, &self.tmp, b, c);
     }
+}
+
+/// Floats of one tile's key cache (whole blocks of [`ops::KEY_BLOCK`] positions).
+fn key_cache_len(positions: usize, key_size: usize) -> usize {
+    positions.div_ceil(ops::KEY_BLOCK) * ops::KEY_BLOCK * key_size
 }
 
 /// Network input value of a subpixel: `v / 127.5 - 1`.

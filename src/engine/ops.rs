@@ -86,12 +86,7 @@ const CB: usize = 16;
 /// One register block: `R` rows × `C` outputs starting at `o0`, accumulated in registers
 /// over all inputs in ascending order.
 #[inline(always)]
-fn block<const R: usize, const C: usize>(
-    layer: &Linear,
-    x: &[f32],
-    o0: usize,
-    out: &mut [f32],
-) {
+fn block<const R: usize, const C: usize>(layer: &Linear, x: &[f32], o0: usize, out: &mut [f32]) {
     let (cin, cout) = (layer.cin, layer.cout);
     let mut acc = [[0.0f32; C]; R];
     for row in acc.iter_mut() {
@@ -133,18 +128,39 @@ fn linear_kernel(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
     assert!(input.len() >= rows * cin && out.len() >= rows * cout);
     let mut r = 0;
     while r + RB <= rows {
-        row_block::<RB>(layer, &input[r * cin..(r + RB) * cin], &mut out[r * cout..(r + RB) * cout]);
+        row_block::<RB>(
+            layer,
+            &input[r * cin..(r + RB) * cin],
+            &mut out[r * cout..(r + RB) * cout],
+        );
         r += RB;
     }
     while r < rows {
-        row_block::<1>(layer, &input[r * cin..(r + 1) * cin], &mut out[r * cout..(r + 1) * cout]);
+        row_block::<1>(
+            layer,
+            &input[r * cin..(r + 1) * cin],
+            &mut out[r * cout..(r + 1) * cout],
+        );
         r += 1;
     }
 }
 
+/// Positions per block of the key cache layout.
+pub const KEY_BLOCK: usize = 16;
+/// Value dimensions accumulated in registers at once.
+const VALUE_BLOCK: usize = 64;
+
+/// Index of key dimension `d` of position `j` in the blocked key cache: blocks of
+/// [`KEY_BLOCK`] positions, each stored `[key_size][KEY_BLOCK]`, so a block's scores read one
+/// contiguous run of memory.
+#[inline]
+pub fn key_index(j: usize, d: usize, dk: usize) -> usize {
+    ((j / KEY_BLOCK) * dk + d) * KEY_BLOCK + j % KEY_BLOCK
+}
+
 /// Causal attention of one query over the first `p` cached positions of one tile:
-/// `out = Σ_j softmax_j(q · k_j · scale) v_j`, with keys stored transposed
-/// (`keys_t[d * n + j]`) so that scores for many positions are computed lane-wise. Each
+/// `out = Σ_j softmax_j(q · k_j · scale) v_j`, with keys stored in blocks (see
+/// [`key_index`]) so that scores for many positions are computed lane-wise. Each
 /// score is summed over `d` in ascending order, the softmax normalizer over `j` in ascending
 /// order, exactly as a scalar loop would.
 #[allow(clippy::too_many_arguments)]
@@ -152,7 +168,7 @@ pub fn attend(
     q: &[f32],
     keys_t: &[f32],
     values: &[f32],
-    (n, p): (usize, usize),
+    p: usize,
     (dk, dv): (usize, usize),
     scale: f32,
     scores: &mut [f32],
@@ -161,10 +177,10 @@ pub fn attend(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { attend_avx2(q, keys_t, values, (n, p), (dk, dv), scale, scores, out) };
+        unsafe { attend_avx2(q, keys_t, values, p, (dk, dv), scale, scores, out) };
         return;
     }
-    attend_kernel(q, keys_t, values, (n, p), (dk, dv), scale, scores, out);
+    attend_kernel(q, keys_t, values, p, (dk, dv), scale, scores, out);
 }
 
 /// # Safety
@@ -176,13 +192,13 @@ unsafe fn attend_avx2(
     q: &[f32],
     keys_t: &[f32],
     values: &[f32],
-    np: (usize, usize),
+    p: usize,
     dims: (usize, usize),
     scale: f32,
     scores: &mut [f32],
     out: &mut [f32],
 ) {
-    attend_kernel(q, keys_t, values, np, dims, scale, scores, out);
+    attend_kernel(q, keys_t, values, p, dims, scale, scores, out);
 }
 
 #[inline(always)]
@@ -191,33 +207,34 @@ fn attend_kernel(
     q: &[f32],
     keys_t: &[f32],
     values: &[f32],
-    (n, p): (usize, usize),
+    p: usize,
     (dk, dv): (usize, usize),
     scale: f32,
     scores: &mut [f32],
     out: &mut [f32],
 ) {
     let s = &mut scores[..p];
-    // scores, 16 positions at a time held in registers across the key dimension
+    // scores, one block of 16 positions at a time held in registers across the key dimension
     let mut j0 = 0;
-    while j0 + CB <= p {
-        let mut acc = [0.0f32; CB];
+    while j0 + KEY_BLOCK <= p {
+        let kb = &keys_t[j0 * dk..(j0 + KEY_BLOCK) * dk];
+        let mut acc = [0.0f32; KEY_BLOCK];
         for d in 0..dk {
             let qd = q[d];
-            let kd: &[f32; CB] = keys_t[d * n + j0..d * n + j0 + CB]
+            let kd: &[f32; KEY_BLOCK] = kb[d * KEY_BLOCK..(d + 1) * KEY_BLOCK]
                 .try_into()
                 .expect("block width");
-            for c in 0..CB {
+            for c in 0..KEY_BLOCK {
                 acc[c] += qd * kd[c];
             }
         }
-        s[j0..j0 + CB].copy_from_slice(&acc);
-        j0 += CB;
+        s[j0..j0 + KEY_BLOCK].copy_from_slice(&acc);
+        j0 += KEY_BLOCK;
     }
     for j in j0..p {
         let mut acc = 0.0f32;
         for d in 0..dk {
-            acc += q[d] * keys_t[d * n + j];
+            acc += q[d] * keys_t[key_index(j, d, dk)];
         }
         s[j] = acc;
     }
@@ -231,22 +248,22 @@ fn attend_kernel(
         *sj = libm::expf(*sj - max);
         sum += *sj;
     }
-    // weighted values, 16 value dimensions at a time held in registers across positions
+    // weighted values: up to 64 value dimensions held in registers, positions streamed
     let out = &mut out[..dv];
     let values = &values[..p * dv];
     let mut o0 = 0;
-    while o0 + CB <= dv {
-        let mut acc = [0.0f32; CB];
+    while o0 + VALUE_BLOCK <= dv {
+        let mut acc = [0.0f32; VALUE_BLOCK];
         for (j, &sj) in s.iter().enumerate() {
-            let v: &[f32; CB] = values[j * dv + o0..j * dv + o0 + CB]
+            let v: &[f32; VALUE_BLOCK] = values[j * dv + o0..j * dv + o0 + VALUE_BLOCK]
                 .try_into()
                 .expect("block width");
-            for c in 0..CB {
+            for c in 0..VALUE_BLOCK {
                 acc[c] += sj * v[c];
             }
         }
-        out[o0..o0 + CB].copy_from_slice(&acc);
-        o0 += CB;
+        out[o0..o0 + VALUE_BLOCK].copy_from_slice(&acc);
+        o0 += VALUE_BLOCK;
     }
     for o in o0..dv {
         let mut acc = 0.0f32;
