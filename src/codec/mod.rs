@@ -320,7 +320,7 @@ pub fn decompress_many(
         }
     }
     let groups = batches(&tiles, options.batch);
-    let decoded: Vec<Result<Vec<(usize, Vec<u8>)>>> = groups
+    let decoded: Vec<Result<Vec<DecodedTile>>> = groups
         .par_iter()
         .map(|ids| {
             let r = decode_batch(&parsed, &payloads, engine, &tiles, ids);
@@ -406,13 +406,16 @@ fn clone_error(e: &Error) -> Error {
     }
 }
 
+/// A decoded tile: its index and its interleaved pixels.
+type DecodedTile = (usize, Vec<u8>);
+
 fn decode_batch(
     files: &[Result<container::Container<'_>>],
     payloads: &[&[u8]],
     engine: &Engine,
     tiles: &[Tile],
     ids: &[usize],
-) -> Result<Vec<(usize, Vec<u8>)>> {
+) -> Result<Vec<DecodedTile>> {
     let (h, w) = (tiles[ids[0]].h, tiles[ids[0]].w);
     let n_out = engine.config().output_size();
     let color_of = |id: usize| -> ColorType {
