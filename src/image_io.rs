@@ -60,6 +60,16 @@ impl ColorType {
         }
     }
 
+    /// The `image` crate's name for this layout.
+    pub fn extended(self) -> image::ExtendedColorType {
+        match self {
+            ColorType::Gray => image::ExtendedColorType::L8,
+            ColorType::GrayAlpha => image::ExtendedColorType::La8,
+            ColorType::Rgb => image::ExtendedColorType::Rgb8,
+            ColorType::Rgba => image::ExtendedColorType::Rgba8,
+        }
+    }
+
     /// A short name for messages.
     pub fn name(self) -> &'static str {
         match self {
@@ -165,23 +175,28 @@ impl Image {
     }
 
     /// Encodes the image as PNG.
+    ///
+    /// # Errors
+    /// [`Error::Format`] if the encoder fails.
     pub fn to_png(&self) -> Result<Vec<u8>> {
-        let color = match self.color {
-            ColorType::Gray => image::ExtendedColorType::L8,
-            ColorType::GrayAlpha => image::ExtendedColorType::La8,
-            ColorType::Rgb => image::ExtendedColorType::Rgb8,
-            ColorType::Rgba => image::ExtendedColorType::Rgba8,
-        };
+        self.encode(ImageFormat::Png)
+    }
+
+    /// Encodes the image in any format the `image` crate writes.
+    ///
+    /// # Errors
+    /// [`Error::Format`] if the encoder fails or does not support the layout.
+    pub fn encode(&self, format: ImageFormat) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         image::write_buffer_with_format(
             &mut Cursor::new(&mut out),
             &self.data,
             self.width as u32,
             self.height as u32,
-            color,
-            ImageFormat::Png,
+            self.color.extended(),
+            format,
         )
-        .map_err(|e| Error::Format(format!("cannot encode PNG: {e}")))?;
+        .map_err(|e| Error::Format(format!("cannot encode {format:?}: {e}")))?;
         Ok(out)
     }
 }

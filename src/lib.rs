@@ -9,6 +9,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod atomic;
+pub mod bench;
 pub mod builtin;
 pub mod codec;
 pub mod config;

@@ -26,6 +26,8 @@ pub enum Command {
     Decompress(DecompressArgs),
     /// Show the header of a .snz file, or describe a model.
     Info(InfoArgs),
+    /// Measure bits/subpixel and speed against classic lossless codecs on a corpus.
+    Bench(BenchArgs),
 }
 
 /// Flags shared by compress and decompress.
@@ -71,4 +73,38 @@ pub struct InfoArgs {
     /// Model file to check the .snz file against / to describe (default: built-in).
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// `cifar10-test`, `kodak`, a folder of PNGs, a CIFAR-10 .bin file or one image.
+    #[arg(long, default_value = "kodak")]
+    pub corpus: String,
+    /// Use this many images, spread evenly over the corpus.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Comma-separated codecs (snailzip, png, optipng, qoi, webp, jpeg2000, jxl-e7, jxl-e9,
+    /// flif); unavailable tools are skipped with a note.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "snailzip,png,optipng,qoi,webp,jpeg2000,jxl-e7,jxl-e9,flif"
+    )]
+    pub codecs: Vec<String>,
+    /// Data folder holding cifar-10-batches-bin/ and kodak/ (default: $SNAILZIP_DATA, else
+    /// ../shared/data).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Also write the results as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write the markdown table to a file.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Model file (default: built-in).
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Tiles stepped together through the network.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub batch: usize,
 }

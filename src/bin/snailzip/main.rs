@@ -50,6 +50,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compress(a) => compress(&a.input, a.output.as_deref(), &a.coding, quiet),
         Command::Decompress(a) => decompress(&a.input, a.output.as_deref(), &a.coding, quiet),
         Command::Info(a) => info(a.input.as_deref(), a.model.as_deref()),
+        Command::Bench(a) => bench(&a, quiet),
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -289,6 +290,79 @@ fn info(input: Option<&Path>, model: Option<&Path>) -> anyhow::Result<()> {
                 println!("{k}: {v}");
             }
         }
+    }
+    Ok(())
+}
+
+fn bench(args: &cli::BenchArgs, quiet: bool) -> anyhow::Result<()> {
+    use snailzip::bench;
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let known: Vec<&str> = bench::peers::all().iter().map(|p| p.name).collect();
+    for c in &args.codecs {
+        if c != "snailzip" && !known.contains(&c.as_str()) {
+            bail!(
+                "unknown codec `{c}` (known: snailzip, {})",
+                known.join(", ")
+            );
+        }
+    }
+    let data = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(snailzip::corpus::data_dir);
+    let corpus = bench::load(&args.corpus, &data, args.limit)
+        .with_context(|| format!("cannot load corpus {}", args.corpus))?;
+    let threads = rayon::current_num_threads();
+    let mut results = Vec::new();
+    let n = corpus.images.len();
+    let bar = |name: &str| {
+        let b = if quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(n as u64)
+        };
+        b.set_style(
+            ProgressStyle::with_template(
+                "{msg:>10} [{bar:30}] {pos}/{len} images, {elapsed} (eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        b.set_message(name.to_string());
+        b
+    };
+    for codec in &args.codecs {
+        if codec == "snailzip" {
+            let (weights, model_name) = load_model(args.model.as_deref())?;
+            if !quiet {
+                eprintln!("snailzip model: {model_name}");
+            }
+            let engine = Engine::new(&weights);
+            let options = Options {
+                batch: args.batch,
+                ..Options::default()
+            };
+            let b = bar("snailzip");
+            // pool small images so that their tiles share batched products
+            let chunk = (args.batch * threads * 4).max(1);
+            let r = bench::run_snailzip(&corpus, &engine, &options, chunk, &|k| b.inc(k as u64))?;
+            b.finish_and_clear();
+            results.push(r);
+        } else if let Some(peer) = bench::peers::all().into_iter().find(|p| p.name == codec) {
+            let b = bar(codec);
+            results.push(bench::run_peer(&corpus, &peer, &|k| b.inc(k as u64)));
+            b.finish_and_clear();
+        }
+    }
+    let table = bench::markdown(&corpus, &results, threads);
+    println!("{table}");
+    if let Some(p) = &args.markdown {
+        atomic_write(p, table.as_bytes(), true)?;
+    }
+    if let Some(p) = &args.json {
+        atomic_write(p, bench::json(&corpus, &results, threads).as_bytes(), true)?;
     }
     Ok(())
 }
