@@ -229,6 +229,22 @@ mod tests {
     }
 
     #[test]
+    fn sixteen_bit_images_are_refused_clearly() {
+        let buf = image::ImageBuffer::<image::Rgb<u16>, Vec<u16>>::from_pixel(
+            4,
+            4,
+            image::Rgb([1, 2, 3]),
+        );
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb16(buf)
+            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        let err = Image::decode(&png, 1 << 20).unwrap_err();
+        assert!(matches!(err, Error::Unsupported(_)), "{err}");
+        assert!(err.to_string().contains("8-bit"), "{err}");
+    }
+
+    #[test]
     fn rejects_garbage_and_oversized() {
         assert!(matches!(Image::decode(b"", 100), Err(Error::Format(_))));
         assert!(matches!(
