@@ -31,7 +31,8 @@ pub fn atomic_write(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
     if overwrite {
         tmp.persist(path).map_err(|e| Error::Io(e.error))?;
     } else {
-        tmp.persist_noclobber(path).map_err(|e| Error::Io(e.error))?;
+        tmp.persist_noclobber(path)
+            .map_err(|e| Error::Io(e.error))?;
     }
     Ok(())
 }

@@ -171,9 +171,15 @@ impl Config {
     pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
         let c = self.channels;
         let mut out = vec![
-            ("input.down.weight".to_string(), vec![c, INPUT_CHANNELS, 1, 3]),
+            (
+                "input.down.weight".to_string(),
+                vec![c, INPUT_CHANNELS, 1, 3],
+            ),
             ("input.down.bias".to_string(), vec![c]),
-            ("input.right.weight".to_string(), vec![c, INPUT_CHANNELS, 2, 1]),
+            (
+                "input.right.weight".to_string(),
+                vec![c, INPUT_CHANNELS, 2, 1],
+            ),
             ("input.right.bias".to_string(), vec![c]),
         ];
         for b in 0..self.blocks {
@@ -304,7 +310,9 @@ mod tests {
         let mut c = Config::tiny().to_string();
         c = c.replace("channels=8", "channels=0");
         assert!(Config::parse(&c).is_err());
-        assert!(Config::parse(&Config::tiny().to_string().replace("blocks=1", "blocks=1.5")).is_err());
+        assert!(
+            Config::parse(&Config::tiny().to_string().replace("blocks=1", "blocks=1.5")).is_err()
+        );
     }
 
     #[test]
@@ -312,6 +320,9 @@ mod tests {
         // input (8*4*3+8) + (8*4*2+8) = 176; res (8*8*4+8) + (16*8*4+16) = 792;
         // attn key 4*13+4 = 56, value 8*13+8 = 112, query 4*10+4 = 44;
         // merge (8*8+8) + 8*8 + (16*8+16) = 280; output 30*8+30 = 270
-        assert_eq!(Config::tiny().parameter_count(), 176 + 792 + 56 + 112 + 44 + 280 + 270);
+        assert_eq!(
+            Config::tiny().parameter_count(),
+            176 + 792 + 56 + 112 + 44 + 280 + 270
+        );
     }
 }

@@ -56,7 +56,9 @@ impl Weights {
                 )));
             }
             if data.iter().any(|v| !v.is_finite()) {
-                return Err(Error::Format(format!("tensor `{name}` holds NaN or infinity")));
+                return Err(Error::Format(format!(
+                    "tensor `{name}` holds NaN or infinity"
+                )));
             }
             ordered.insert(name, data);
         }
@@ -139,7 +141,11 @@ impl Weights {
                     "model format version {v} is not supported (expected {FORMAT_VERSION})"
                 )))
             }
-            None => return Err(Error::Format("safetensors file is not a snailzip model".into())),
+            None => {
+                return Err(Error::Format(
+                    "safetensors file is not a snailzip model".into(),
+                ))
+            }
         }
         let config_text = metadata
             .get(META_CONFIG)
@@ -289,8 +295,10 @@ mod tests {
         let a = Weights::random(&Config::tiny(), 1);
         let b = Weights::random(&Config::tiny(), 2);
         assert_ne!(a.id(), b.id());
-        let mut tensors: HashMap<String, Vec<f32>> =
-            a.tensors().map(|(n, d)| (n.to_string(), d.to_vec())).collect();
+        let mut tensors: HashMap<String, Vec<f32>> = a
+            .tensors()
+            .map(|(n, d)| (n.to_string(), d.to_vec()))
+            .collect();
         tensors.get_mut("blocks.0.attn.key.bias").unwrap()[0] += 1e-6;
         let c = Weights::new(Config::tiny(), tensors).unwrap();
         assert_ne!(a.id(), c.id());

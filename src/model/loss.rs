@@ -66,7 +66,7 @@ fn log_bin(v: u8, mu: f64, s: f64) -> (f64, f64, f64) {
 
 /// Negative log-likelihood (nats) of one pixel `v = [R, G, B]` under the `10K` parameters
 /// `l`; writes `d nll / d l` into `grad` when given.
-pub fn pixel_nll(l: &[f32], v: [u8; 3], k: usize, mut grad: Option<&mut [f32]>) -> f64 {
+pub fn pixel_nll(l: &[f32], v: [u8; 3], k: usize, grad: Option<&mut [f32]>) -> f64 {
     debug_assert_eq!(l.len(), 10 * k);
     let x = v.map(|c| f64::from(c) / 127.5 - 1.0);
     let p = |i: usize| f64::from(l[i]);
@@ -106,7 +106,7 @@ pub fn pixel_nll(l: &[f32], v: [u8; 3], k: usize, mut grad: Option<&mut [f32]>) 
             .map(|t| (t - tmax).exp())
             .sum::<f64>()
             .ln();
-    if let Some(g) = grad.as_deref_mut() {
+    if let Some(g) = grad {
         for j in 0..k {
             let w = (total[j] - lse).exp();
             let soft = (p(j) - logit_lse).exp();
