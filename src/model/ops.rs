@@ -4,9 +4,8 @@
 //! hungry for this network, so every layer is one hand-written op: the forward pass computes
 //! with `gemm` and rayon, and pushes a backward closure onto a dfdx [`OwnedTape`] through
 //! [`Tape::add_backward_op`]. Gradients live in dfdx's [`Gradients`], keyed by the id of a
-//! dfdx tensor that each [`Var`] and [`Param`] carries (its data is a lazily zeroed buffer
-//! that is never read, so it costs no resident memory). dfdx then runs the closures in
-//! reverse creation order.
+//! one-element dfdx tensor that each [`Var`] and [`Param`] carries. dfdx then runs the
+//! closures in reverse creation order.
 //!
 //! Activations are row-major matrices `(pixels, channels)`, pixels in NHWC order
 //! `((image * H + row) * W + col)`.
@@ -26,25 +25,39 @@ pub(crate) type BackResult = std::result::Result<(), CpuError>;
 /// Elements per rayon task in flat elementwise loops.
 const CHUNK: usize = 1 << 14;
 
-/// A gradient slot in dfdx's [`Gradients`]: the identity of a never-read dfdx tensor.
+/// A gradient slot in dfdx's [`Gradients`], keyed by the id of a one-element dfdx tensor.
+///
+/// The slot holds a `Vec` of `len` values that this module writes itself; dfdx only stores it
+/// by id. (A slot dfdx allocated on its own holds one element and reads as "no gradient yet".)
+/// Keying by a tiny tensor keeps activations from carrying a second, never-read buffer.
 #[derive(Clone, Debug)]
-pub(crate) struct Key(Tensor<(usize,), f32, Cpu>);
+pub(crate) struct Key {
+    id: Tensor<(usize,), f32, Cpu>,
+    len: usize,
+}
 
 impl Key {
     fn new(dev: &Cpu, len: usize) -> Key {
-        // `vec![0.0; n]` is a calloc: the pages are never touched, so never resident.
-        Key(dev.tensor_from_vec(vec![0.0f32; len], (len,)))
+        Key {
+            id: dev.tensor_from_vec(vec![0.0f32], (1,)),
+            len,
+        }
     }
 
     /// Removes and returns the gradient (zeros if none was written yet).
     pub(crate) fn take(&self, grads: &mut Gradients<f32, Cpu>) -> Result<Vec<f32>, CpuError> {
-        let slot: &mut Vec<f32> = &mut *grads.get_or_alloc_mut(&self.0)?;
-        Ok(std::mem::take(slot))
+        let slot: &mut Vec<f32> = &mut *grads.get_or_alloc_mut(&self.id)?;
+        let v = std::mem::take(slot);
+        Ok(if v.len() == self.len {
+            v
+        } else {
+            vec![0.0; self.len]
+        })
     }
 
     /// Stores a gradient taken with [`Key::take`].
     fn put(&self, grads: &mut Gradients<f32, Cpu>, value: Vec<f32>) -> BackResult {
-        let slot: &mut Vec<f32> = &mut *grads.get_or_alloc_mut(&self.0)?;
+        let slot: &mut Vec<f32> = &mut *grads.get_or_alloc_mut(&self.id)?;
         *slot = value;
         Ok(())
     }
@@ -343,7 +356,7 @@ impl Graph {
     pub(crate) fn output(&self, data: Vec<f32>, rows: usize, cols: usize, grad: bool) -> Var {
         debug_assert_eq!(data.len(), rows * cols);
         Var {
-            key: Key::new(&self.dev, if self.is_recording() { rows * cols } else { 0 }),
+            key: Key::new(&self.dev, rows * cols),
             data: Arc::new(data),
             rows,
             cols,

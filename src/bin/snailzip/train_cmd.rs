@@ -146,8 +146,25 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Keeps freed memory in glibc's heap instead of returning it to the kernel: training
+/// allocates and frees the same large buffers every step, and fresh pages from the kernel
+/// cost a page fault each (measured: ~15% of a step).
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning parameters; called before any thread
+    // allocates concurrently.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
+    }
+}
+
 /// Runs `snailzip train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    if std::env::var_os("SNAILZIP_NO_MALLOPT").is_none() {
+        keep_freed_memory();
+    }
     let config = Config::preset(&args.config).with_context(|| {
         format!(
             "unknown --config `{}` (one of {:?})",
