@@ -1,1 +1,589 @@
-//! The built-in trainer (placeholder until it lands).
+//! The built-in trainer: fits [`crate::model::Network`] to 32×32 tiles with Adam and writes
+//! a model file the codec can use.
+//!
+//! A run lives in one output folder: `checkpoint` (resumable state), `model.safetensors`
+//! (EMA weights, re-exported with every checkpoint), `log.csv`, `loss.png` and
+//! `MODEL_CARD.md`. Data order, dropout masks and the validation split are all seeded, so a
+//! resumed run continues exactly (up to multithreaded floating-point summation order).
+
+pub mod checkpoint;
+pub mod data;
+pub mod optim;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::model::{weights_from, Graph, Network};
+use crate::weights::Weights;
+use checkpoint::Checkpoint;
+use data::Tiles;
+use optim::{Adam, Ema};
+use report::LogRow;
+
+/// Where the training tiles come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DatasetSpec {
+    /// CIFAR-10 binary batches; `None` searches the default places.
+    Cifar10(Option<PathBuf>),
+    /// A folder of images cut into 32×32 tiles.
+    Dir(PathBuf),
+}
+
+/// Everything a training run needs.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// Training data.
+    pub dataset: DatasetSpec,
+    /// Network shapes.
+    pub config: Config,
+    /// Stop after this many steps (in total, across resumes).
+    pub steps: Option<u64>,
+    /// Stop after this much training wall time (in total, across resumes).
+    pub time_budget: Option<Duration>,
+    /// Images per step.
+    pub batch: usize,
+    /// Adam learning rate.
+    pub lr: f32,
+    /// Run seed (initialization, data order, dropout).
+    pub seed: u64,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Continue from `out/checkpoint`.
+    pub resume: bool,
+    /// Validate (on `val_subset` images) every this many steps.
+    pub eval_every: u64,
+    /// Images of the periodic validation.
+    pub val_subset: usize,
+    /// Images of the final validation (at most the held-out set).
+    pub final_val: usize,
+    /// Checkpoint this often.
+    pub checkpoint_every: Duration,
+    /// Evaluate the test set at the end (CIFAR-10 only).
+    pub eval_test: bool,
+    /// Use at most this many training tiles (before the split); for tests and quick runs.
+    pub limit: Option<usize>,
+    /// Images held out for validation.
+    pub holdout: usize,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// Set from outside (Ctrl-C) to stop at the next step boundary, checkpointing first.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl TrainOptions {
+    /// Defaults for `dataset` and `out`.
+    pub fn new(dataset: DatasetSpec, out: PathBuf) -> TrainOptions {
+        TrainOptions {
+            dataset,
+            config: Config::base(),
+            steps: None,
+            time_budget: None,
+            batch: 16,
+            lr: 1e-3,
+            seed: 0,
+            out,
+            resume: false,
+            eval_every: 500,
+            val_subset: 500,
+            final_val: 5000,
+            checkpoint_every: Duration::from_secs(600),
+            eval_test: false,
+            limit: None,
+            holdout: 5000,
+            progress: true,
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct TrainSummary {
+    /// Steps taken in total.
+    pub steps: u64,
+    /// Training images consumed in total.
+    pub images_seen: u64,
+    /// Training wall time in total, seconds.
+    pub wall_s: f64,
+    /// Mean training bits/dim over the last logging window.
+    pub train_bpd: Option<f64>,
+    /// Final validation bits/dim (EMA weights).
+    pub val_bpd: Option<f64>,
+    /// Test bits/dim, if evaluated.
+    pub test_bpd: Option<f64>,
+    /// Where the model was written.
+    pub model_path: PathBuf,
+    /// Images per second in this session.
+    pub images_per_s: f64,
+}
+
+/// Mean bits/dim of `tiles` under `weights` (forward only, batches of 16).
+pub fn evaluate(weights: &Weights, tiles: &Tiles) -> f64 {
+    let net = Network::new(weights);
+    let mut total = 0.0;
+    for chunk in tiles.data.chunks(16 * data::TILE_BYTES) {
+        let n = chunk.len() / data::TILE_BYTES;
+        let mut g = Graph::new(false);
+        total += f64::from(net.loss(&mut g, chunk, n, 0).data()[0]) * n as f64;
+    }
+    total / tiles.len().max(1) as f64
+}
+
+/// The loss of one training step on `images` and the gradients (canonical order).
+///
+/// # Errors
+/// [`Error::Limits`] if dfdx runs out of memory.
+pub fn loss_and_grads(net: &Network, images: &[u8], seed: u64) -> Result<(f32, Vec<Vec<f32>>)> {
+    let n = images.len() / data::TILE_BYTES;
+    let mut g = Graph::new(true);
+    let loss = net.loss(&mut g, images, n, seed);
+    let oom = |e| Error::Limits(format!("training step failed: {e}"));
+    let mut grads = g.backward(&loss).map_err(oom)?;
+    let mut out = Vec::with_capacity(net.params().len());
+    for p in net.params() {
+        out.push(p.key.take(&mut grads).map_err(oom)?);
+    }
+    Ok((loss.data()[0], out))
+}
+
+/// The state of a run between steps.
+struct Run {
+    net: Network,
+    adam: Adam,
+    ema: Ema,
+    seed: u64,
+    step: u64,
+    images_seen: u64,
+    elapsed_before: f64,
+    epoch: u64,
+    cursor: u64,
+    val_bpd: Option<f64>,
+}
+
+impl Run {
+    fn fresh(config: &Config, seed: u64, lr: f32) -> Run {
+        let net = Network::new(&Weights::random(config, seed));
+        Run {
+            adam: Adam::new(&net, lr),
+            ema: Ema::new(&net, 0.9995),
+            net,
+            seed,
+            step: 0,
+            images_seen: 0,
+            elapsed_before: 0.0,
+            epoch: 0,
+            cursor: 0,
+            val_bpd: None,
+        }
+    }
+
+    fn from_checkpoint(ck: Checkpoint) -> Result<Run> {
+        let mut run = Run::fresh(&ck.config, ck.seed, ck.lr);
+        run.net.set_values(&ck.params)?;
+        run.adam.m = ck.m;
+        run.adam.v = ck.v;
+        run.adam.t = ck.adam_t;
+        run.ema.values = ck.ema;
+        run.ema.updates = ck.ema_updates;
+        run.step = ck.step;
+        run.images_seen = ck.images_seen;
+        run.elapsed_before = ck.elapsed_s;
+        run.epoch = ck.epoch;
+        run.cursor = ck.cursor;
+        run.val_bpd = ck.val_bpd;
+        Ok(run)
+    }
+
+    fn checkpoint(&self, elapsed_s: f64) -> Checkpoint {
+        Checkpoint {
+            config: self.net.config().clone(),
+            seed: self.seed,
+            step: self.step,
+            images_seen: self.images_seen,
+            elapsed_s,
+            epoch: self.epoch,
+            cursor: self.cursor,
+            lr: self.adam.lr,
+            adam_t: self.adam.t,
+            ema_updates: self.ema.updates,
+            val_bpd: self.val_bpd,
+            params: self
+                .net
+                .params()
+                .iter()
+                .map(|p| p.value().to_vec())
+                .collect(),
+            m: self.adam.m.clone(),
+            v: self.adam.v.clone(),
+            ema: self.ema.values.clone(),
+        }
+    }
+
+    fn ema_weights(&self) -> Result<Weights> {
+        weights_from(
+            self.net.config(),
+            self.net.names(),
+            self.ema.values.iter().map(Vec::as_slice),
+        )
+    }
+
+    /// The next batch's tile indices (advancing epochs as needed).
+    fn next_batch(&mut self, n_train: usize, batch: usize, order: &mut Vec<u32>) -> Vec<u32> {
+        let mut out = Vec::with_capacity(batch);
+        while out.len() < batch {
+            if self.cursor as usize >= n_train {
+                self.epoch += 1;
+                self.cursor = 0;
+                *order = data::epoch_order(n_train, self.seed, self.epoch);
+            }
+            out.push(order[self.cursor as usize]);
+            self.cursor += 1;
+        }
+        out
+    }
+
+    /// One optimizer step; returns the training bits/dim (NaN steps are skipped).
+    fn step(&mut self, images: &[u8]) -> Result<f32> {
+        let seed = self.seed ^ self.step.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let (loss, grads) = loss_and_grads(&self.net, images, seed)?;
+        if loss.is_finite() && grads.iter().all(|g| g.iter().all(|v| v.is_finite())) {
+            self.adam.step(&mut self.net, &grads);
+            self.ema.update(&self.net);
+        }
+        self.step += 1;
+        self.images_seen += (images.len() / data::TILE_BYTES) as u64;
+        Ok(loss)
+    }
+}
+
+fn load_dataset(spec: &DatasetSpec, limit: usize, test: bool) -> Result<Tiles> {
+    match spec {
+        DatasetSpec::Cifar10(dir) => {
+            let dir = data::find_cifar(dir.as_deref())?;
+            data::load_cifar(&dir, !test, limit)
+        }
+        DatasetSpec::Dir(dir) => {
+            if test {
+                return Err(Error::Usage("--eval-test needs --dataset cifar10".into()));
+            }
+            let mut t = data::load_image_dir(dir)?;
+            t.data.truncate(limit.min(t.len()) * data::TILE_BYTES);
+            Ok(t)
+        }
+    }
+}
+
+/// Writes `model.safetensors` (EMA weights + metadata), `loss.png` and `MODEL_CARD.md`.
+fn export(
+    run: &Run,
+    opts: &TrainOptions,
+    wall_s: f64,
+    test_bpd: Option<f64>,
+    n_train: usize,
+) -> Result<PathBuf> {
+    let mut w = run.ema_weights()?;
+    let meta = [
+        ("snailzip.train.steps", run.step.to_string()),
+        ("snailzip.train.images_seen", run.images_seen.to_string()),
+        ("snailzip.train.wall_s", format!("{wall_s:.0}")),
+        ("snailzip.train.seed", run.seed.to_string()),
+        ("snailzip.train.dataset", format!("{:?}", opts.dataset)),
+        (
+            "snailzip.train.val_bpd",
+            run.val_bpd.map_or("n/a".into(), |v| format!("{v:.4}")),
+        ),
+    ];
+    for (k, v) in &meta {
+        w.set_metadata(k, v);
+    }
+    let model_path = opts.out.join("model.safetensors");
+    w.save(&model_path)?;
+    let rows = report::read_rows(&opts.out.join("log.csv"));
+    report::plot_loss(&rows, &opts.out.join("loss.png"))?;
+    let last_train = rows.iter().rev().find_map(|r| r.train_bpd);
+    let fmt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
+    let card = format!(
+        "# snailzip model card\n\n\
+         - model: PixelSNAIL, `{config}` ({params} parameters), model id `{id}`\n\
+         - data: {dataset:?}, {n_train} training tiles (32×32), validation = {holdout} held-out \
+         training tiles (fixed shuffle); CIFAR-10 records of the local copy are grouped by class, \
+         so the data is shuffled with a seeded PCG generator every epoch\n\
+         - training: Adam (lr {lr}, β1 0.95, β2 0.9995, lr × 0.999998 per step), batch {batch}, \
+         seed {seed}, EMA 0.9995 weights exported\n\
+         - steps: {steps}, images seen: {images}, wall time: {wall:.0} s\n\
+         - bits/dim: train {train} (last log window, raw weights), validation {val} (EMA), \
+         test {test}\n\
+         - loss curve: `loss.png` (blue train, red validation, bits/dim vs images seen), \
+         numbers in `log.csv`\n",
+        config = run.net.config(),
+        params = run.net.config().parameter_count(),
+        id = crate::error::hex_id(&w.id()),
+        dataset = opts.dataset,
+        holdout = opts.holdout,
+        lr = opts.lr,
+        batch = opts.batch,
+        seed = run.seed,
+        steps = run.step,
+        images = run.images_seen,
+        wall = wall_s,
+        train = fmt(last_train),
+        val = fmt(run.val_bpd),
+        test = fmt(test_bpd),
+    );
+    crate::atomic_write(&opts.out.join("MODEL_CARD.md"), card.as_bytes(), true)?;
+    Ok(model_path)
+}
+
+/// Trains (or resumes) a model as `opts` says; see the module docs for the output folder.
+///
+/// # Errors
+/// [`Error::Usage`] for bad options or missing data, [`Error::Io`] for file problems,
+/// [`Error::Format`] for a corrupt checkpoint.
+pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
+    opts.config.validate()?;
+    if opts.batch == 0 {
+        return Err(Error::Usage("--batch must be at least 1".into()));
+    }
+    std::fs::create_dir_all(&opts.out)?;
+    let ck_path = opts.out.join("checkpoint");
+    let mut run = if opts.resume {
+        let ck = Checkpoint::load(&ck_path)?;
+        if ck.config != opts.config {
+            return Err(Error::Usage(format!(
+                "checkpoint was trained with config {}, not {}",
+                ck.config, opts.config
+            )));
+        }
+        Run::from_checkpoint(ck)?
+    } else {
+        if ck_path.exists() {
+            return Err(Error::Usage(format!(
+                "{} already holds a run (pass --resume to continue it, or choose another --out)",
+                opts.out.display()
+            )));
+        }
+        let _ = std::fs::remove_file(opts.out.join("log.csv"));
+        Run::fresh(&opts.config, opts.seed, opts.lr)
+    };
+
+    let all = load_dataset(&opts.dataset, opts.limit.unwrap_or(usize::MAX), false)?;
+    let (train_set, val_set) = data::split(&all, opts.holdout);
+    drop(all);
+    if train_set.is_empty() || val_set.is_empty() {
+        return Err(Error::Usage("not enough training tiles".into()));
+    }
+    let val_small = val_set.head(opts.val_subset);
+    let n_train = train_set.len();
+    let mut order = data::epoch_order(n_train, run.seed, run.epoch);
+
+    let csv = opts.out.join("log.csv");
+    let session = Instant::now();
+    let session_start_images = run.images_seen;
+    let wall = |run: &Run| run.elapsed_before + session.elapsed().as_secs_f64();
+    let mut last_ck = Instant::now();
+    let (mut window_sum, mut window_n) = (0f64, 0u64);
+    let mut last_train = None;
+    let target = opts.steps.map_or(u64::MAX, |s| s);
+    let budget = opts.time_budget.map_or(f64::INFINITY, |d| d.as_secs_f64());
+    let bar = if opts.progress {
+        let total = opts.steps.unwrap_or(0);
+        let b = if total > 0 {
+            indicatif::ProgressBar::new(total)
+        } else {
+            indicatif::ProgressBar::new_spinner()
+        };
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] step {pos} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.set_position(run.step);
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let log_every = 20u64;
+    let mut smooth: Option<f64> = None;
+    while run.step < target && wall(&run) < budget && !opts.stop.load(Ordering::Relaxed) {
+        let idx = run.next_batch(n_train, opts.batch, &mut order);
+        let images = train_set.gather(&idx);
+        let bpd = f64::from(run.step(&images)?);
+        if bpd.is_finite() {
+            window_sum += bpd;
+            window_n += 1;
+            smooth = Some(smooth.map_or(bpd, |s| 0.95 * s + 0.05 * bpd));
+        }
+        let rate =
+            (run.images_seen - session_start_images) as f64 / session.elapsed().as_secs_f64();
+        bar.set_position(run.step);
+        bar.set_message(format!(
+            "loss {bpd:.3} bits/dim (avg {:.3}) | val {} | {rate:.1} img/s",
+            smooth.unwrap_or(f64::NAN),
+            run.val_bpd.map_or("-".into(), |v| format!("{v:.3}")),
+        ));
+        let eval_now = opts.eval_every > 0 && run.step % opts.eval_every == 0;
+        if run.step % log_every == 0 || eval_now {
+            let train_bpd = (window_n > 0).then(|| window_sum / window_n as f64);
+            last_train = train_bpd.or(last_train);
+            (window_sum, window_n) = (0.0, 0);
+            let val = if eval_now {
+                let v = evaluate(&run.ema_weights()?, &val_small);
+                run.val_bpd = Some(v);
+                Some(v)
+            } else {
+                None
+            };
+            report::append_row(
+                &csv,
+                &LogRow {
+                    step: run.step,
+                    images_seen: run.images_seen,
+                    wall_s: wall(&run),
+                    train_bpd,
+                    val_bpd: val,
+                },
+            )?;
+        }
+        if last_ck.elapsed() >= opts.checkpoint_every {
+            run.checkpoint(wall(&run)).save(&ck_path)?;
+            export(&run, opts, wall(&run), None, n_train)?;
+            last_ck = Instant::now();
+        }
+    }
+    let wall_train = wall(&run);
+    let rate = (run.images_seen - session_start_images) as f64 / session.elapsed().as_secs_f64();
+    bar.finish();
+    // checkpoint first, so an interrupted final evaluation loses nothing
+    run.checkpoint(wall_train).save(&ck_path)?;
+    let stopped = opts.stop.load(Ordering::Relaxed);
+    if !stopped {
+        let n = opts.final_val.min(val_set.len());
+        let v = evaluate(&run.ema_weights()?, &val_set.head(n));
+        run.val_bpd = Some(v);
+        report::append_row(
+            &csv,
+            &LogRow {
+                step: run.step,
+                images_seen: run.images_seen,
+                wall_s: wall_train,
+                train_bpd: if window_n > 0 {
+                    Some(window_sum / window_n as f64)
+                } else {
+                    None
+                },
+                val_bpd: Some(v),
+            },
+        )?;
+        run.checkpoint(wall_train).save(&ck_path)?;
+    }
+    let test_bpd = if opts.eval_test && !stopped {
+        let test = load_dataset(&opts.dataset, usize::MAX, true)?;
+        Some(evaluate(&run.ema_weights()?, &test))
+    } else {
+        None
+    };
+    let model_path = export(&run, opts, wall_train, test_bpd, n_train)?;
+    Ok(TrainSummary {
+        steps: run.step,
+        images_seen: run.images_seen,
+        wall_s: wall_train,
+        train_bpd: last_train,
+        val_bpd: run.val_bpd,
+        test_bpd,
+        model_path,
+        images_per_s: rate,
+    })
+}
+
+/// Measures training speed: `steps` steps of `batch` random-content CIFAR-like tiles at
+/// `config`, after one warm-up step. Returns images per second.
+///
+/// # Errors
+/// As [`loss_and_grads`].
+pub fn bench(config: &Config, batch: usize, steps: usize, seed: u64) -> Result<f64> {
+    let mut run = Run::fresh(config, seed, 1e-3);
+    let mut rng = crate::weights::SplitMix64(seed);
+    let images: Vec<u8> = (0..batch * data::TILE_BYTES)
+        .map(|_| (rng.next_u64() >> 56) as u8)
+        .collect();
+    run.step(&images)?;
+    let t = Instant::now();
+    for _ in 0..steps {
+        run.step(&images)?;
+    }
+    Ok((steps * batch) as f64 / t.elapsed().as_secs_f64())
+}
+
+/// Default output folder name for a config.
+pub fn default_out(config_name: &str) -> PathBuf {
+    Path::new("runs").join(config_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn images(n: usize, seed: u64) -> Vec<u8> {
+        // smooth-ish images so that there is something to learn
+        let mut r = crate::weights::SplitMix64(seed);
+        let mut out = Vec::with_capacity(n * data::TILE_BYTES);
+        for _ in 0..n {
+            let base = (r.next_u64() >> 57) as u8;
+            for p in 0..1024 {
+                for c in 0..3 {
+                    out.push(
+                        base.wrapping_add(
+                            (p % 32) as u8 + 20 * c as u8 + (r.next_u64() >> 61) as u8,
+                        ),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn adam_lowers_the_loss() {
+        let mut run = Run::fresh(&Config::tiny(), 1, 3e-3);
+        let imgs = images(8, 2);
+        let first = run.step(&imgs).unwrap();
+        let mut last = first;
+        for _ in 0..15 {
+            last = run.step(&imgs).unwrap();
+        }
+        assert!(last < first - 0.2, "{first} -> {last}");
+    }
+
+    #[test]
+    fn resume_reproduces_the_next_step() {
+        let imgs = images(4, 3);
+        let mut a = Run::fresh(&Config::tiny(), 5, 1e-3);
+        for _ in 0..3 {
+            a.step(&imgs).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("checkpoint");
+        a.checkpoint(1.0).save(&p).unwrap();
+        let mut b = Run::from_checkpoint(Checkpoint::load(&p).unwrap()).unwrap();
+        let (la, lb) = (a.step(&imgs).unwrap(), b.step(&imgs).unwrap());
+        assert!((la - lb).abs() < 1e-6, "{la} vs {lb}");
+        let (na, nb) = (a.step(&imgs).unwrap(), b.step(&imgs).unwrap());
+        assert!((na - nb).abs() < 1e-5, "{na} vs {nb}");
+        // the data position survives a checkpoint as (epoch, cursor)
+        let mut c = Run::fresh(&Config::tiny(), 5, 1e-3);
+        let mut oc = data::epoch_order(10, 5, 0);
+        c.next_batch(10, 7, &mut oc);
+        c.next_batch(10, 7, &mut oc);
+        let mut d = Run::fresh(&Config::tiny(), 5, 1e-3);
+        d.epoch = c.epoch;
+        d.cursor = c.cursor;
+        let mut od = data::epoch_order(10, 5, d.epoch);
+        assert_eq!(c.next_batch(10, 7, &mut oc), d.next_batch(10, 7, &mut od));
+    }
+}

@@ -1,6 +1,8 @@
 mod bad_input;
 mod cli;
 mod determinism;
+#[cfg(feature = "train")]
+mod parity;
 mod roundtrip;
 mod size;
 pub mod util;

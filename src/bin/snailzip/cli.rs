@@ -28,6 +28,9 @@ pub enum Command {
     Info(InfoArgs),
     /// Measure bits/subpixel and speed against classic lossless codecs on a corpus.
     Bench(BenchArgs),
+    /// Train a PixelSNAIL model (CPU), with checkpoints, resume and a model card.
+    #[cfg(feature = "train")]
+    Train(crate::train_cmd::TrainArgs),
 }
 
 /// Flags shared by compress and decompress.

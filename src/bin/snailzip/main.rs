@@ -1,6 +1,8 @@
 //! The `snailzip` command line: parses flags, calls the library, prints errors.
 
 mod cli;
+#[cfg(feature = "train")]
+mod train_cmd;
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -51,6 +53,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Decompress(a) => decompress(&a.input, a.output.as_deref(), &a.coding, quiet),
         Command::Info(a) => info(a.input.as_deref(), a.model.as_deref()),
         Command::Bench(a) => bench(&a, quiet),
+        #[cfg(feature = "train")]
+        Command::Train(a) => train_cmd::run(a, quiet),
     })?;
     Ok(ExitCode::SUCCESS)
 }

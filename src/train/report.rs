@@ -1,0 +1,135 @@
+//! What a run leaves behind besides weights: the CSV log, the loss curve and the model card.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::Result;
+
+/// One row of `log.csv`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogRow {
+    /// Optimizer step.
+    pub step: u64,
+    /// Training images consumed.
+    pub images_seen: u64,
+    /// Wall time, seconds.
+    pub wall_s: f64,
+    /// Mean training bits/dim since the previous row.
+    pub train_bpd: Option<f64>,
+    /// Validation bits/dim (EMA weights), when evaluated.
+    pub val_bpd: Option<f64>,
+}
+
+/// Header of `log.csv`.
+pub const CSV_HEADER: &str = "step,images_seen,wall_s,train_bpd,val_bpd";
+
+/// Appends a row to the CSV log, writing the header first if the file is new.
+///
+/// # Errors
+/// [`crate::Error::Io`].
+pub fn append_row(path: &Path, row: &LogRow) -> Result<()> {
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    if new {
+        writeln!(f, "{CSV_HEADER}")?;
+    }
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.5}"));
+    writeln!(
+        f,
+        "{},{},{:.1},{},{}",
+        row.step,
+        row.images_seen,
+        row.wall_s,
+        opt(row.train_bpd),
+        opt(row.val_bpd)
+    )?;
+    Ok(())
+}
+
+/// Reads the CSV log back (rows that do not parse are skipped).
+pub fn read_rows(path: &Path) -> Vec<LogRow> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            if f.len() != 5 {
+                return None;
+            }
+            let opt = |s: &str| s.parse::<f64>().ok();
+            Some(LogRow {
+                step: f[0].parse().ok()?,
+                images_seen: f[1].parse().ok()?,
+                wall_s: f[2].parse().ok()?,
+                train_bpd: opt(f[3]),
+                val_bpd: opt(f[4]),
+            })
+        })
+        .collect()
+}
+
+/// Draws train (blue) and validation (red) bits/dim against images seen as a PNG, with light
+/// grid lines every 0.5 bits/dim. The y range is fixed by the data (clamped to 2..8).
+///
+/// # Errors
+/// [`crate::Error::Io`] if the file cannot be written.
+pub fn plot_loss(rows: &[LogRow], path: &Path) -> Result<()> {
+    let (w, h, m) = (900u32, 500u32, 40u32);
+    let mut img = image::RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255]));
+    let xmax = rows.iter().map(|r| r.images_seen).max().unwrap_or(1).max(1) as f64;
+    let values = rows.iter().flat_map(|r| [r.train_bpd, r.val_bpd]).flatten();
+    let (mut lo, mut hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    if !lo.is_finite() {
+        (lo, hi) = (2.0, 8.0);
+    }
+    lo = (lo.max(0.0) * 2.0).floor() / 2.0;
+    hi = ((hi.min(lo + 8.0) * 2.0).ceil() / 2.0).max(lo + 0.5);
+    let px = |x: f64| m as f64 + x / xmax * f64::from(w - 2 * m);
+    let py = |y: f64| f64::from(h - m) - (y - lo) / (hi - lo) * f64::from(h - 2 * m);
+    let mut g = lo;
+    while g <= hi + 1e-9 {
+        let y = py(g).round() as u32;
+        for x in m..w - m {
+            img.put_pixel(x, y.min(h - 1), image::Rgb([225, 225, 225]));
+        }
+        g += 0.5;
+    }
+    for x in m..w - m {
+        img.put_pixel(x, h - m, image::Rgb([0, 0, 0]));
+    }
+    for y in m..=h - m {
+        img.put_pixel(m, y, image::Rgb([0, 0, 0]));
+    }
+    let mut line = |pts: Vec<(f64, f64)>, color: [u8; 3]| {
+        for pair in pts.windows(2) {
+            let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+            let steps = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
+            for s in 0..=steps {
+                let t = s as f64 / steps as f64;
+                let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
+                for (dx, dy) in [(0, 0), (0, 1), (1, 0)] {
+                    let (xi, yi) = (x.round() as i64 + dx, y.round() as i64 + dy);
+                    if xi >= 0 && yi >= 0 && (xi as u32) < w && (yi as u32) < h {
+                        img.put_pixel(xi as u32, yi as u32, image::Rgb(color));
+                    }
+                }
+            }
+        }
+    };
+    let series = |f: fn(&LogRow) -> Option<f64>| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter_map(|r| f(r).map(|v| (px(r.images_seen as f64), py(v.clamp(lo, hi)))))
+            .collect()
+    };
+    line(series(|r| r.train_bpd), [40, 90, 200]);
+    line(series(|r| r.val_bpd), [210, 40, 40]);
+    img.save(path)
+        .map_err(|e| crate::Error::Io(std::io::Error::other(format!("{}: {e}", path.display()))))
+}

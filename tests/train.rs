@@ -1,0 +1,105 @@
+//! CLI-level trainer test: a few steps of the tiny config on 64 CIFAR-10 images, exported as
+//! a model that `Weights::load` accepts, then resumed.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn data_dir() -> Option<PathBuf> {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        std::env::var_os("SNAILZIP_DATA").map(|d| PathBuf::from(d).join("cifar-10-batches-bin")),
+        Some(here.join("../shared/data/cifar-10-batches-bin")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|d| d.join("data_batch_1.bin").is_file())
+}
+
+#[test]
+fn cli_trains_tiny_model_and_resumes() {
+    let Some(data) = data_dir() else {
+        eprintln!("skipping: CIFAR-10 not found (set SNAILZIP_DATA)");
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let status = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+            .args([
+                "train",
+                "--dataset",
+                "cifar10",
+                "--config",
+                "tiny",
+                "--batch",
+                "4",
+            ])
+            .args([
+                "--limit",
+                "64",
+                "--holdout",
+                "16",
+                "--eval-every",
+                "2",
+                "--quiet",
+            ])
+            .args(["--val-subset", "8", "--final-val", "8"])
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--out")
+            .arg(out.path())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    };
+    run(&["--steps", "3"]);
+    let model = snailzip::Weights::load(&out.path().join("model.safetensors")).unwrap();
+    assert_eq!(model.config(), &snailzip::Config::tiny());
+    assert_eq!(model.metadata()["snailzip.train.steps"], "3");
+    for f in ["MODEL_CARD.md", "loss.png", "log.csv", "checkpoint"] {
+        assert!(out.path().join(f).is_file(), "{f} missing");
+    }
+    // a second run refuses to overwrite, --resume continues to the new step count
+    let again = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+        .args([
+            "train",
+            "--config",
+            "tiny",
+            "--steps",
+            "4",
+            "--quiet",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    run(&["--steps", "5", "--resume"]);
+    let model = snailzip::Weights::load(&out.path().join("model.safetensors")).unwrap();
+    assert_eq!(model.metadata()["snailzip.train.steps"], "5");
+}
+
+#[test]
+fn missing_data_explains_how_to_get_it() {
+    let out = tempfile::tempdir().unwrap();
+    let r = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+        .args(["train", "--config", "tiny", "--steps", "1", "--data-dir"])
+        .arg(out.path().join("nowhere"))
+        .arg("--out")
+        .arg(out.path().join("run"))
+        .output()
+        .unwrap();
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("cifar-10-binary.tar.gz") && err.contains("c4a38c50"),
+        "{err}"
+    );
+}
