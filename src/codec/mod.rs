@@ -24,6 +24,10 @@ use alpha::AlphaModel;
 use container::{Header, Limits};
 use mixture::PixelMixture;
 
+/// Tiles stepped together by default: large enough to share weight loads, small enough that
+/// the batch's attention caches stay in cache (measured fastest at 4–8 on a 2-core EPYC).
+pub const DEFAULT_BATCH: usize = 8;
+
 /// Settings shared by compression and decompression.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -36,7 +40,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options {
-            batch: 16,
+            batch: DEFAULT_BATCH,
             limits: Limits::default(),
         }
     }

@@ -359,7 +359,9 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
                 ck.config, opts.config
             )));
         }
-        Run::from_checkpoint(ck)?
+        let run = Run::from_checkpoint(ck)?;
+        report::truncate_after(&opts.out.join("log.csv"), run.step)?;
+        run
     } else {
         if ck_path.exists() {
             return Err(Error::Usage(format!(

@@ -49,6 +49,28 @@ pub fn append_row(path: &Path, row: &LogRow) -> Result<()> {
     Ok(())
 }
 
+/// Makes the log agree with a checkpoint at `step` before a run resumes: drops rows logged
+/// after the checkpoint (work lost when a run died) and, where a step was logged twice, keeps
+/// the later row.
+///
+/// # Errors
+/// [`crate::Error::Io`] if the log cannot be rewritten.
+pub fn truncate_after(path: &Path, step: u64) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut rows: Vec<LogRow> = Vec::new();
+    for row in read_rows(path).into_iter().filter(|r| r.step <= step) {
+        rows.retain(|r| r.step < row.step);
+        rows.push(row);
+    }
+    std::fs::remove_file(path)?;
+    for row in &rows {
+        append_row(path, row)?;
+    }
+    Ok(())
+}
+
 /// Reads the CSV log back (rows that do not parse are skipped).
 pub fn read_rows(path: &Path) -> Vec<LogRow> {
     let Ok(text) = std::fs::read_to_string(path) else {
@@ -132,4 +154,30 @@ pub fn plot_loss(rows: &[LogRow], path: &Path) -> Result<()> {
     line(series(|r| r.val_bpd), [210, 40, 40]);
     img.save(path)
         .map_err(|e| crate::Error::Io(std::io::Error::other(format!("{}: {e}", path.display()))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_cleans_rows_after_the_checkpoint_and_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log.csv");
+        for (step, bpd) in [(20, 6.0), (40, 5.5), (60, 5.2), (40, 5.4), (60, 5.1)] {
+            let row = LogRow {
+                step,
+                train_bpd: Some(bpd),
+                ..LogRow::default()
+            };
+            append_row(&p, &row).unwrap();
+        }
+        truncate_after(&p, 40).unwrap();
+        let rows = read_rows(&p);
+        let got: Vec<(u64, f64)> = rows
+            .iter()
+            .map(|r| (r.step, r.train_bpd.unwrap()))
+            .collect();
+        assert_eq!(got, vec![(20, 6.0), (40, 5.4)]);
+    }
 }

@@ -43,7 +43,7 @@ pub struct CodingArgs {
     #[arg(long, short = 'f')]
     pub force: bool,
     /// Tiles stepped together through the network (speed only; output is identical).
-    #[arg(long, default_value_t = 16, value_name = "N")]
+    #[arg(long, default_value_t = snailzip::codec::DEFAULT_BATCH, value_name = "N")]
     pub batch: usize,
 }
 
@@ -108,6 +108,6 @@ pub struct BenchArgs {
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
     /// Tiles stepped together through the network.
-    #[arg(long, default_value_t = 16, value_name = "N")]
+    #[arg(long, default_value_t = snailzip::codec::DEFAULT_BATCH, value_name = "N")]
     pub batch: usize,
 }
