@@ -3,6 +3,20 @@
 //! Data flows one way: `codec` (container + entropy coding) asks `engine` (deterministic
 //! inference) for per-subpixel distributions computed from `weights`; the trainer (`train`,
 //! feature `train`) fits a dfdx copy of the same network (`model`) and writes `weights`.
+//!
+//! ```
+//! use snailzip::{codec::Options, ColorType, Config, Engine, Image, Weights};
+//!
+//! // any model works; real use loads a trained one (`Weights::load`, `builtin::weights`)
+//! let engine = Engine::new(&Weights::random(&Config::tiny(), 0));
+//! let pixels: Vec<u8> = (0..40 * 30 * 3).map(|i| (i % 251) as u8).collect();
+//! let image = Image::new(40, 30, ColorType::Rgb, pixels)?;
+//! let (snz, stats) = snailzip::compress(&image, &engine, &Options::default(), &|_| {})?;
+//! assert!(stats.model_bits > 0.0);
+//! let back = snailzip::decompress(&snz, &engine, &Options::default(), &|_| {})?;
+//! assert_eq!(back, image);
+//! # Ok::<(), snailzip::Error>(())
+//! ```
 
 #![warn(missing_docs)]
 // Numeric kernels index several arrays in lockstep; index loops read clearer there.
