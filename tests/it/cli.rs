@@ -191,3 +191,67 @@ fn bad_inputs_exit_nonzero_without_partial_files() {
     assert!(!out.status.success());
     assert_eq!(files(d), before, "a failed command left files behind");
 }
+
+#[test]
+fn many_files_into_a_folder() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::create_dir(d.join("imgs")).unwrap();
+    for (k, color) in [ColorType::Rgb, ColorType::Gray, ColorType::Rgba]
+        .iter()
+        .enumerate()
+    {
+        let img = structured(20 + 7 * k, 32, *color, k as u64);
+        std::fs::write(d.join(format!("imgs/i{k}.png")), img.to_png().unwrap()).unwrap();
+    }
+    std::fs::write(d.join("imgs/broken.png"), b"not a png").unwrap();
+    let m = ["--model", "tiny.safetensors", "-q"];
+    // one bad file: reported, the others still written, exit status non-zero
+    let out = snailzip(
+        d,
+        &[&["compress", "imgs", "in.png", "-o", "packed"][..], &m].concat(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.png") && err.contains("1 of 5 files failed"),
+        "{err}"
+    );
+    assert_eq!(
+        files(&d.join("packed")),
+        ["i0.png.snz", "i1.png.snz", "i2.png.snz", "in.png.snz"]
+    );
+    // the pooled file is byte-identical to a single-file compression
+    assert!(
+        snailzip(d, &[&["compress", "in.png", "single.snz"][..], &m].concat())
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read(d.join("packed/in.png.snz")).unwrap(),
+        std::fs::read(d.join("single.snz")).unwrap()
+    );
+    let out = snailzip(
+        d,
+        &[&["decompress", "packed", "-o", "back"][..], &m].concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for k in 0..3 {
+        let a = std::fs::read(d.join(format!("imgs/i{k}.png"))).unwrap();
+        let b = std::fs::read(d.join(format!("back/i{k}.png"))).unwrap();
+        assert_eq!(
+            snailzip::Image::decode(&a, 1 << 20).unwrap(),
+            snailzip::Image::decode(&b, 1 << 20).unwrap()
+        );
+    }
+    // several inputs without -o are refused
+    let out = snailzip(
+        d,
+        &[&["compress", "in.png", "in.png", "x.snz"][..], &m].concat(),
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-o DIR"));
+}

@@ -49,22 +49,29 @@ pub struct CodingArgs {
 
 #[derive(Args, Debug)]
 pub struct CompressArgs {
-    /// Input image, or `-` for standard input.
-    pub input: PathBuf,
-    /// Output file (default: INPUT.snz; standard output when INPUT is `-`), `-` for
-    /// standard output.
-    pub output: Option<PathBuf>,
+    /// `IN [OUT]`: input image (`-` for standard input) and output file (default: IN.snz;
+    /// standard output when IN is `-`; `-` for standard output). With `-o DIR`: any number
+    /// of images and folders of images.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Compress every input into this folder (created if missing) as NAME.snz; small images
+    /// are batched together.
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
     #[command(flatten)]
     pub coding: CodingArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct DecompressArgs {
-    /// Input .snz file, or `-` for standard input.
-    pub input: PathBuf,
-    /// Output PNG (default: INPUT without .snz, plus .png if needed; standard output when
-    /// INPUT is `-`), `-` for standard output.
-    pub output: Option<PathBuf>,
+    /// `IN [OUT]`: input .snz file (`-` for standard input) and output PNG (default: IN
+    /// without .snz, plus .png if needed; standard output when IN is `-`; `-` for standard
+    /// output). With `-o DIR`: any number of .snz files and folders.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Decompress every input into this folder (created if missing) as NAME.png.
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
     #[command(flatten)]
     pub coding: CodingArgs,
 }

@@ -1,5 +1,6 @@
 //! The `snailzip` command line: parses flags, calls the library, prints errors.
 
+mod batch;
 mod cli;
 #[cfg(feature = "train")]
 mod train_cmd;
@@ -49,8 +50,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let pool = pool.build().context("cannot start worker threads")?;
     let quiet = cli.quiet;
     pool.install(|| match cli.command {
-        Command::Compress(a) => compress(&a.input, a.output.as_deref(), &a.coding, quiet),
-        Command::Decompress(a) => decompress(&a.input, a.output.as_deref(), &a.coding, quiet),
+        Command::Compress(a) => match single(&a.paths, &a.output_dir)? {
+            Some((input, output)) => compress(input, output, &a.coding, quiet),
+            None => batch::compress(&a.paths, a.output_dir.as_deref(), &a.coding, quiet),
+        },
+        Command::Decompress(a) => match single(&a.paths, &a.output_dir)? {
+            Some((input, output)) => decompress(input, output, &a.coding, quiet),
+            None => batch::decompress(&a.paths, a.output_dir.as_deref(), &a.coding, quiet),
+        },
         Command::Info(a) => info(a.input.as_deref(), a.model.as_deref()),
         Command::Bench(a) => bench(&a, quiet),
         #[cfg(feature = "train")]
@@ -59,11 +66,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `IN [OUT]` without `-o`: one input, maybe an output. `None` means batch mode (`-o DIR`).
+fn single<'a>(
+    paths: &'a [PathBuf],
+    output_dir: &Option<PathBuf>,
+) -> anyhow::Result<Option<(&'a Path, Option<&'a Path>)>> {
+    if output_dir.is_some() {
+        return Ok(None);
+    }
+    match paths {
+        [input] => Ok(Some((input, None))),
+        [input, output] => Ok(Some((input, Some(output)))),
+        _ => bail!("several inputs need an output folder: add -o DIR"),
+    }
+}
+
 fn is_stdio(p: &Path) -> bool {
     p.as_os_str() == "-"
 }
 
-fn load_model(path: Option<&Path>) -> anyhow::Result<(Weights, String)> {
+pub(crate) fn load_model(path: Option<&Path>) -> anyhow::Result<(Weights, String)> {
     match path {
         Some(p) => {
             let w =
@@ -74,7 +96,7 @@ fn load_model(path: Option<&Path>) -> anyhow::Result<(Weights, String)> {
     }
 }
 
-fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
     if is_stdio(path) {
         let mut buf = Vec::new();
         io::stdin()
@@ -134,21 +156,23 @@ impl Sink {
     }
 }
 
-fn progress_bar(total: usize, quiet: bool, what: &str) -> ProgressBar {
+pub(crate) fn progress_bar(total: usize, quiet: bool, what: &str, unit: &str) -> ProgressBar {
     if quiet || total < 4 {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} tiles, {elapsed} (eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(&format!(
+            "{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{elapsed}} (eta {{eta}})"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_message(what.to_string());
     bar
 }
 
-fn options(args: &CodingArgs) -> anyhow::Result<Options> {
+pub(crate) fn options(args: &CodingArgs) -> anyhow::Result<Options> {
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
@@ -177,7 +201,7 @@ fn compress(
     let (weights, model_name) = load_model(args.model.as_deref())?;
     let engine = Engine::new(&weights);
     let tiles = image.width.div_ceil(32) * image.height.div_ceil(32);
-    let bar = progress_bar(tiles, quiet, "compressing");
+    let bar = progress_bar(tiles, quiet, "compressing", "tiles");
     let start = Instant::now();
     let (snz, stats) = codec::compress(&image, &engine, &opts, &|n| bar.inc(n as u64))?;
     bar.finish_and_clear();
@@ -229,7 +253,7 @@ fn decompress(
     let header = codec::check_model(&bytes, &engine, &opts.limits)
         .with_context(|| format!("cannot decompress {}", input.display()))?;
     let (tx, ty) = header.tile_grid();
-    let bar = progress_bar(tx * ty, quiet, "decompressing");
+    let bar = progress_bar(tx * ty, quiet, "decompressing", "tiles");
     let start = Instant::now();
     let image = codec::decompress(&bytes, &engine, &opts, &|n| bar.inc(n as u64))
         .with_context(|| format!("cannot decompress {}", input.display()))?;
