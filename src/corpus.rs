@@ -76,7 +76,13 @@ pub fn read_cifar(path: &Path) -> Result<Vec<(u8, Image)>> {
 /// # Errors
 /// [`Error::Io`] if the folder cannot be listed.
 pub fn png_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+    let listing = std::fs::read_dir(dir).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e} (set {DATA_ENV} to the data folder)", dir.display()),
+        ))
+    })?;
+    let mut files: Vec<PathBuf> = listing
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")))
         .collect();

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::codec::{self, Options};
@@ -140,7 +141,7 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Totals of one codec over a corpus.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct CodecResult {
     /// Codec name.
     pub name: String,
@@ -325,51 +326,99 @@ pub fn markdown(corpus: &Corpus, results: &[CodecResult], threads: usize) -> Str
     s
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
+/// A horizontal bar chart of bits/subpixel per codec, as SVG (labelled, renders anywhere a
+/// README does).
+pub fn svg_chart(corpus: &Corpus, results: &[CodecResult]) -> String {
+    let mut rows: Vec<&CodecResult> = results.iter().filter(|r| r.skipped.is_none()).collect();
+    rows.sort_by(|a, b| a.bits_per_subpixel().total_cmp(&b.bits_per_subpixel()));
+    let max = rows
+        .iter()
+        .map(|r| r.bits_per_subpixel())
+        .fold(1.0f64, f64::max)
+        .ceil();
+    let (left, width, bar_h, gap, top) = (110.0, 420.0, 22.0, 8.0, 40.0);
+    let height = top + rows.len() as f64 * (bar_h + gap) + 30.0;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{height}\" \
+         font-family=\"sans-serif\" font-size=\"13\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"10\" y=\"22\" font-size=\"15\">{title}: bits/subpixel (lower is better), \
+         {n} images</text>\n",
+        w = left + width + 70.0,
+        title = xml_escape(&corpus.name),
+        n = corpus.images.len()
+    );
+    for (k, r) in rows.iter().enumerate() {
+        let y = top + k as f64 * (bar_h + gap);
+        let v = r.bits_per_subpixel();
+        let len = width * v / max;
+        let color = if r.name == "snailzip" {
+            "#d9480f"
+        } else {
+            "#4c6ef5"
+        };
+        s.push_str(&format!(
+            "<text x=\"{tx}\" y=\"{ty}\" text-anchor=\"end\">{name}</text>\n\
+             <rect x=\"{left}\" y=\"{y}\" width=\"{len:.1}\" height=\"{bar_h}\" fill=\"{color}\"/>\n\
+             <text x=\"{vx:.1}\" y=\"{ty}\">{v:.3}</text>\n",
+            tx = left - 8.0,
+            ty = y + bar_h * 0.72,
+            name = xml_escape(&r.name),
+            vx = left + len + 6.0,
+        ));
     }
-    out.push('"');
-    out
+    s.push_str("</svg>\n");
+    s
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A whole benchmark run, as written to and read from JSON.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    /// Corpus name.
+    pub corpus: String,
+    /// Images in the corpus.
+    pub images: usize,
+    /// Worker threads.
+    pub threads: usize,
+    /// One entry per codec.
+    pub results: Vec<CodecResult>,
 }
 
 /// Results as JSON.
 pub fn json(corpus: &Corpus, results: &[CodecResult], threads: usize) -> String {
-    let rows: Vec<String> = results
-        .iter()
-        .map(|r| {
-            let opt = |v: Option<String>| v.unwrap_or_else(|| "null".into());
-            format!(
-                "    {{\"codec\": {}, \"images\": {}, \"failures\": {}, \"bytes\": {}, \
-                 \"subpixels\": {}, \"bits_per_subpixel\": {}, \"model_nll_bits_per_subpixel\": {}, \
-                 \"encode_s\": {:.6}, \"decode_s\": {:.6}, \"skipped\": {}, \"first_error\": {}}}",
-                json_str(&r.name),
-                r.images,
-                r.failures,
-                r.bytes,
-                r.subpixels,
-                if r.skipped.is_some() { "null".into() } else { format!("{:.6}", r.bits_per_subpixel()) },
-                opt(r.model_bits.map(|b| format!("{:.6}", b / r.subpixels.max(1) as f64))),
-                r.encode_s,
-                r.decode_s,
-                opt(r.skipped.as_deref().map(json_str)),
-                opt(r.first_error.as_deref().map(json_str)),
-            )
-        })
-        .collect();
-    format!(
-        "{{\n  \"corpus\": {},\n  \"images\": {},\n  \"threads\": {},\n  \"results\": [\n{}\n  ]\n}}\n",
-        json_str(&corpus.name),
-        corpus.images.len(),
+    let report = Report {
+        corpus: corpus.name.clone(),
+        images: corpus.images.len(),
         threads,
-        rows.join(",\n")
-    )
+        results: results.to_vec(),
+    };
+    serde_json::to_string_pretty(&report).expect("plain data serializes") + "\n"
+}
+
+/// Reads earlier results of the same corpus (to reuse peer codec figures, which do not depend
+/// on the model).
+///
+/// # Errors
+/// [`Error::Format`] if the file is not a report of this corpus.
+pub fn read_report(text: &str, corpus: &Corpus) -> Result<Report> {
+    let report: Report = serde_json::from_str(text)
+        .map_err(|e| Error::Format(format!("not a snailzip bench report: {e}")))?;
+    if report.corpus != corpus.name || report.images != corpus.images.len() {
+        return Err(Error::Usage(format!(
+            "the report is for {} ({} images), not {} ({} images)",
+            report.corpus,
+            report.images,
+            corpus.name,
+            corpus.images.len()
+        )));
+    }
+    Ok(report)
 }
 
 #[cfg(test)]

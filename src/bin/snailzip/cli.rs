@@ -108,6 +108,13 @@ pub struct BenchArgs {
     /// Also write the results as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Take the figures of codecs not listed in --codecs from this earlier JSON report of the
+    /// same corpus (peer codecs do not depend on the model).
+    #[arg(long, value_name = "FILE.json")]
+    pub reuse: Option<PathBuf>,
+    /// Also write a bar chart of bits/subpixel (SVG).
+    #[arg(long, value_name = "FILE.svg")]
+    pub chart: Option<PathBuf>,
     /// Also write the markdown table to a file.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,

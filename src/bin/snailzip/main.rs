@@ -384,10 +384,24 @@ fn bench(args: &cli::BenchArgs, quiet: bool) -> anyhow::Result<()> {
             b.finish_and_clear();
         }
     }
+    if let Some(p) = &args.reuse {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let earlier = bench::read_report(&text, &corpus)
+            .with_context(|| format!("cannot reuse {}", p.display()))?;
+        for r in earlier.results {
+            if !results.iter().any(|x| x.name == r.name) {
+                results.push(r);
+            }
+        }
+    }
     let table = bench::markdown(&corpus, &results, threads);
     println!("{table}");
     if let Some(p) = &args.markdown {
         atomic_write(p, table.as_bytes(), true)?;
+    }
+    if let Some(p) = &args.chart {
+        atomic_write(p, bench::svg_chart(&corpus, &results).as_bytes(), true)?;
     }
     if let Some(p) = &args.json {
         atomic_write(p, bench::json(&corpus, &results, threads).as_bytes(), true)?;
