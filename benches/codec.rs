@@ -78,5 +78,43 @@ fn mixture_coder(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, engine_tile, mixture_coder);
+/// The machine's plain f32 multiply + add rate (separate instructions, as the engine uses
+/// them), single thread: 12 independent 8-lane chains `a = a·m + x` keep the multiply and add
+/// pipelines full. Elements = multiply-adds, so GFLOP/s = 2 × Gelem/s.
+fn peak_mul_add(c: &mut Criterion) {
+    #[inline(always)]
+    fn kernel(x: &[f32; 8], n: usize) -> f32 {
+        let mut acc = [[0.0f32; 8]; 12];
+        for _ in 0..n {
+            for a in acc.iter_mut() {
+                for l in 0..8 {
+                    a[l] = a[l] * 0.999_999 + x[l];
+                }
+            }
+        }
+        acc.iter().flatten().sum()
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn kernel_avx2(x: &[f32; 8], n: usize) -> f32 {
+        kernel(x, n)
+    }
+    let n = 100_000;
+    let x = [1.0f32; 8];
+    let mut group = c.benchmark_group("peak");
+    group.throughput(Throughput::Elements((n * 12 * 8) as u64));
+    group.bench_function("mul_add_portable", |b| {
+        b.iter(|| kernel(std::hint::black_box(&x), n))
+    });
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 support was checked just above.
+        group.bench_function("mul_add_avx2", |b| {
+            b.iter(|| unsafe { kernel_avx2(std::hint::black_box(&x), n) })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, engine_tile, mixture_coder, peak_mul_add);
 criterion_main!(benches);

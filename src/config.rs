@@ -218,6 +218,23 @@ impl Config {
             .sum()
     }
 
+    /// Multiply-adds per pixel of the network at inference, averaged over a tile of
+    /// `positions` pixels (attention at position p reads p earlier keys and values).
+    pub fn multiply_adds_per_pixel(&self, positions: usize) -> f64 {
+        let c = self.channels as f64;
+        let (dk, dv) = (self.key_size as f64, self.value_size as f64);
+        let input = (3 + 2) as f64 * INPUT_CHANNELS as f64 * c;
+        let res = 12.0 * c * c;
+        let attended = positions.saturating_sub(1) as f64 / 2.0;
+        let attn = self.kv_input_size() as f64 * (dk + dv)
+            + self.query_input_size() as f64 * dk
+            + (c + dv) * c
+            + 2.0 * c * c
+            + attended * (dk + dv);
+        let blocks = self.blocks as f64 * (self.res_per_block as f64 * res + attn);
+        input + blocks + c * self.output_size() as f64
+    }
+
     /// Parses the `key=value,...` form written by [`Display`](fmt::Display).
     ///
     /// # Errors
@@ -314,6 +331,14 @@ mod tests {
         assert!(
             Config::parse(&Config::tiny().to_string().replace("blocks=1", "blocks=1.5")).is_err()
         );
+    }
+
+    #[test]
+    fn base_multiply_adds() {
+        // input 5*4*64 = 1280; per block 2 * 12 * 64^2 = 98304 plus attention
+        // 133*80 + 66*16 + 128*64 + 2*64^2 + 511.5*80 = 69000; output 64*100 = 6400
+        let want = 1280.0 + 3.0 * (98304.0 + 69000.0) + 6400.0;
+        assert_eq!(Config::base().multiply_adds_per_pixel(1024), want);
     }
 
     #[test]
