@@ -99,7 +99,7 @@ fn missing_data_explains_how_to_get_it() {
     assert!(!r.status.success());
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(
-        err.contains("cifar-10-binary.tar.gz") && err.contains("c4a38c50"),
+        err.contains("cifar-10-binary.tar.gz") && err.contains("c32a1d4a"),
         "{err}"
     );
 }
