@@ -31,6 +31,7 @@ pub mod corpus;
 pub mod engine;
 pub mod error;
 pub mod image_io;
+pub mod sample;
 pub mod weights;
 
 #[cfg(feature = "train")]

@@ -28,6 +28,8 @@ pub enum Command {
     Info(InfoArgs),
     /// Measure bits/subpixel and speed against classic lossless codecs on a corpus.
     Bench(BenchArgs),
+    /// Draw 32×32 images from the model into a PNG grid.
+    Sample(SampleArgs),
     /// Train a PixelSNAIL model (CPU), with checkpoints, resume and a model card.
     #[cfg(feature = "train")]
     Train(crate::train_cmd::TrainArgs),
@@ -124,4 +126,25 @@ pub struct BenchArgs {
     /// Tiles stepped together through the network.
     #[arg(long, default_value_t = snailzip::codec::DEFAULT_BATCH, value_name = "N")]
     pub batch: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// Output PNG.
+    pub output: PathBuf,
+    /// Number of images.
+    #[arg(long, default_value_t = 16)]
+    pub count: usize,
+    /// Images per grid row.
+    #[arg(long, default_value_t = 8)]
+    pub columns: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Model file (default: built-in).
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Overwrite the output file if it exists.
+    #[arg(long, short = 'f')]
+    pub force: bool,
 }

@@ -60,6 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Info(a) => info(a.input.as_deref(), a.model.as_deref()),
         Command::Bench(a) => bench(&a, quiet),
+        Command::Sample(a) => sample(&a),
         #[cfg(feature = "train")]
         Command::Train(a) => train_cmd::run(a, quiet),
     })?;
@@ -407,4 +408,16 @@ fn bench(args: &cli::BenchArgs, quiet: bool) -> anyhow::Result<()> {
         atomic_write(p, bench::json(&corpus, &results, threads).as_bytes(), true)?;
     }
     Ok(())
+}
+
+fn sample(args: &cli::SampleArgs) -> anyhow::Result<()> {
+    if args.count == 0 || args.count > 4096 {
+        bail!("--count must be between 1 and 4096");
+    }
+    let (weights, _) = load_model(args.model.as_deref())?;
+    let engine = Engine::new(&weights);
+    let images = snailzip::sample::sample(&engine, args.count, args.seed);
+    let grid = snailzip::sample::grid(&images, args.columns, 2).context("no images")?;
+    atomic_write(&args.output, &grid.to_png()?, args.force)
+        .with_context(|| format!("cannot write {}", args.output.display()))
 }
