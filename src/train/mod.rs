@@ -305,6 +305,11 @@ fn export(
     w.save(&model_path)?;
     let rows = report::read_rows(&opts.out.join("log.csv"));
     report::plot_loss(&rows, &opts.out.join("loss.png"))?;
+    crate::atomic_write(
+        &opts.out.join("loss.svg"),
+        report::loss_svg(&rows).as_bytes(),
+        true,
+    )?;
     let last_train = rows.iter().rev().find_map(|r| r.train_bpd);
     let fmt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
     let card = format!(
@@ -318,8 +323,8 @@ fn export(
          - steps: {steps}, images seen: {images}, wall time: {wall:.0} s\n\
          - bits/dim: train {train} (last log window, raw weights), validation {val} (EMA), \
          test {test}\n\
-         - loss curve: `loss.png` (blue train, red validation, bits/dim vs images seen), \
-         numbers in `log.csv`\n",
+         - loss curve: `loss.svg` (labelled) and `loss.png` (blue train, red validation, \
+         bits/dim vs images seen), numbers in `log.csv`\n",
         config = run.net.config(),
         params = run.net.config().parameter_count(),
         id = crate::error::hex_id(&w.id()),

@@ -156,6 +156,72 @@ pub fn plot_loss(rows: &[LogRow], path: &Path) -> Result<()> {
         .map_err(|e| crate::Error::Io(std::io::Error::other(format!("{}: {e}", path.display()))))
 }
 
+/// The same curves as [`plot_loss`], as a labelled SVG: bits/dim (y) against images seen (x),
+/// train in blue, validation in red.
+pub fn loss_svg(rows: &[LogRow]) -> String {
+    let (w, h, left, bottom, top, right) = (720.0, 400.0, 60.0, 45.0, 30.0, 20.0);
+    let xmax = rows.iter().map(|r| r.images_seen).max().unwrap_or(1).max(1) as f64;
+    let values = rows.iter().flat_map(|r| [r.train_bpd, r.val_bpd]).flatten();
+    let (mut lo, mut hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    if !lo.is_finite() {
+        (lo, hi) = (2.0, 8.0);
+    }
+    lo = (lo.max(0.0) * 2.0).floor() / 2.0;
+    hi = ((hi.min(lo + 8.0) * 2.0).ceil() / 2.0).max(lo + 0.5);
+    let px = |x: f64| left + x / xmax * (w - left - right);
+    let py = |y: f64| h - bottom - (y - lo) / (hi - lo) * (h - top - bottom);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" \
+         fill=\"white\"/>\n<text x=\"{left}\" y=\"18\" font-size=\"14\">bits/dim vs training \
+         images seen (blue: train, red: validation, EMA weights)</text>\n"
+    );
+    let mut g = lo;
+    while g <= hi + 1e-9 {
+        s.push_str(&format!(
+            "<line x1=\"{left}\" x2=\"{x2}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\n\
+             <text x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{g:.1}</text>\n",
+            x2 = w - right,
+            y = py(g),
+            tx = left - 6.0,
+            ty = py(g) + 4.0
+        ));
+        g += 0.5;
+    }
+    for k in 0..=4 {
+        let x = xmax * k as f64 / 4.0;
+        s.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
+            px(x),
+            h - bottom + 18.0,
+            x.round()
+        ));
+    }
+    s.push_str(&format!(
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">images seen</text>\n",
+        (left + w - right) / 2.0,
+        h - 8.0
+    ));
+    let series = |f: fn(&LogRow) -> Option<f64>, color: &str| -> String {
+        let pts: Vec<String> = rows
+            .iter()
+            .filter_map(|r| {
+                f(r).map(|v| format!("{:.1},{:.1}", px(r.images_seen as f64), py(v.clamp(lo, hi))))
+            })
+            .collect();
+        format!(
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>\n",
+            pts.join(" ")
+        )
+    };
+    s.push_str(&series(|r| r.train_bpd, "#2f5ac8"));
+    s.push_str(&series(|r| r.val_bpd, "#d22828"));
+    s.push_str("</svg>\n");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +245,21 @@ mod tests {
             .map(|r| (r.step, r.train_bpd.unwrap()))
             .collect();
         assert_eq!(got, vec![(20, 6.0), (40, 5.4)]);
+    }
+
+    #[test]
+    fn loss_svg_has_both_series_and_axis_labels() {
+        let rows: Vec<LogRow> = (1..5)
+            .map(|k| LogRow {
+                step: k * 10,
+                images_seen: k * 160,
+                train_bpd: Some(6.0 - k as f64 * 0.3),
+                val_bpd: (k % 2 == 0).then_some(5.8 - k as f64 * 0.3),
+                ..LogRow::default()
+            })
+            .collect();
+        let svg = loss_svg(&rows);
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains(">images seen<") && svg.contains(">640<") && svg.contains(">5.0<"));
     }
 }
