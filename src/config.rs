@@ -98,6 +98,15 @@ impl Config {
         }
     }
 
+    /// The base layout at twice the width (C = 128), for speed and quality comparisons.
+    pub fn wide() -> Config {
+        Config {
+            channels: 128,
+            value_size: 128,
+            ..Config::base()
+        }
+    }
+
     /// The paper's CIFAR-10 setting (256 filters, 12 blocks of 4 residual blocks).
     pub fn paper() -> Config {
         Config {
@@ -111,18 +120,19 @@ impl Config {
         }
     }
 
-    /// Looks up a named preset (`tiny`, `base`, `paper`).
+    /// Looks up a named preset (`tiny`, `base`, `wide`, `paper`).
     pub fn preset(name: &str) -> Option<Config> {
         match name {
             "tiny" => Some(Config::tiny()),
             "base" => Some(Config::base()),
+            "wide" => Some(Config::wide()),
             "paper" => Some(Config::paper()),
             _ => None,
         }
     }
 
     /// Names of the presets, for help texts.
-    pub const PRESETS: [&'static str; 3] = ["tiny", "base", "paper"];
+    pub const PRESETS: [&'static str; 4] = ["tiny", "base", "wide", "paper"];
 
     /// Output channels of the network: 10 per mixture component.
     pub fn output_size(&self) -> usize {

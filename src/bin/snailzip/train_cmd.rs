@@ -19,7 +19,7 @@ pub struct TrainArgs {
     /// ../shared/data, ~/.cache/snailzip.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Model size: tiny, base or paper.
+    /// Model size: tiny, base (C=64), wide (C=128) or paper.
     #[arg(long, default_value = "base")]
     pub config: String,
     /// Stop after this many steps (total, across resumes).
