@@ -1,5 +1,6 @@
 //! CLI-level trainer test: a few steps of the tiny config on 64 CIFAR-10 images, exported as
 //! a model that `Weights::load` accepts, then resumed.
+#![cfg(feature = "train")]
 
 use std::path::PathBuf;
 use std::process::Command;
