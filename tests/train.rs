@@ -85,6 +85,34 @@ fn cli_trains_tiny_model_and_resumes() {
     run(&["--steps", "5", "--resume"]);
     let model = snailzip::Weights::load(&out.path().join("model.safetensors")).unwrap();
     assert_eq!(model.metadata()["snailzip.train.steps"], "5");
+    // the exported model drives the codec through the CLI
+    let img = snailzip::Image::new(
+        40,
+        33,
+        snailzip::ColorType::Rgb,
+        (0..40 * 33 * 3).map(|i| (i * 7 % 256) as u8).collect(),
+    )
+    .unwrap();
+    std::fs::write(out.path().join("in.png"), img.to_png().unwrap()).unwrap();
+    let model_path = out.path().join("model.safetensors");
+    for args in [
+        ["compress", "in.png", "in.snz"],
+        ["decompress", "in.snz", "back.png"],
+    ] {
+        let r = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+            .current_dir(out.path())
+            .args(args)
+            .arg("--model")
+            .arg(&model_path)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    let back = std::fs::read(out.path().join("back.png")).unwrap();
+    assert_eq!(snailzip::Image::decode(&back, 1 << 20).unwrap(), img);
+    for f in ["loss.svg", "MODEL_CARD.md"] {
+        assert!(out.path().join(f).is_file(), "{f} missing");
+    }
 }
 
 #[test]
