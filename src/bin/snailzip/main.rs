@@ -82,6 +82,14 @@ fn single<'a>(
     }
 }
 
+/// Peak resident memory of this process in MiB (Linux), for benchmark reports.
+pub(crate) fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
 fn is_stdio(p: &Path) -> bool {
     p.as_os_str() == "-"
 }
@@ -396,7 +404,10 @@ fn bench(args: &cli::BenchArgs, quiet: bool) -> anyhow::Result<()> {
             }
         }
     }
-    let table = bench::markdown(&corpus, &results, threads);
+    let mut table = bench::markdown(&corpus, &results, threads);
+    if let Some(mib) = peak_rss_mib() {
+        table.push_str(&format!("\nPeak memory of this benchmark process: {mib:.0} MiB.\n"));
+    }
     println!("{table}");
     if let Some(p) = &args.markdown {
         atomic_write(p, table.as_bytes(), true)?;

@@ -133,13 +133,6 @@ fn install_stop_handler() -> Arc<AtomicBool> {
     flag
 }
 
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 /// Keeps freed memory in glibc's heap instead of returning it to the kernel: training
 /// allocates and frees the same large buffers every step, and fresh pages from the kernel
 /// cost a page fault each (measured: ~15% of a step).
@@ -173,7 +166,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
             args.config,
             args.batch,
             rayon::current_num_threads(),
-            peak_rss_mib().unwrap_or(f64::NAN)
+            crate::peak_rss_mib().unwrap_or(f64::NAN)
         );
         return Ok(());
     }
@@ -233,7 +226,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         f(s.val_bpd),
         f(s.test_bpd),
         s.model_path.display(),
-        peak_rss_mib().unwrap_or(f64::NAN)
+        crate::peak_rss_mib().unwrap_or(f64::NAN)
     );
     Ok(())
 }
