@@ -69,7 +69,7 @@ fn golden_file_bytes() {
     println!("{} bytes, {hash}", bytes.len());
     assert_eq!(
         hash,
-        "3106be761e85a2c5a636cca864120af30dcd491fc331c4e1aa93962c59b30294"
+        "ed64bfa427b0ec05fdc67e38c2300ff4e6a2029b92279b3f51abe3e151ddf312"
     );
 }
 

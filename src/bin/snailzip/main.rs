@@ -406,7 +406,9 @@ fn bench(args: &cli::BenchArgs, quiet: bool) -> anyhow::Result<()> {
     }
     let mut table = bench::markdown(&corpus, &results, threads);
     if let Some(mib) = peak_rss_mib() {
-        table.push_str(&format!("\nPeak memory of this benchmark process: {mib:.0} MiB.\n"));
+        table.push_str(&format!(
+            "\nPeak memory of this benchmark process: {mib:.0} MiB.\n"
+        ));
     }
     println!("{table}");
     if let Some(p) = &args.markdown {
