@@ -333,51 +333,51 @@ pub fn decompress_many(
         })
         .collect();
     // pixel buffers only for files whose header parsed (sizes were checked against limits)
-    let mut data: Vec<Result<Vec<u8>>> = parsed
+    // pixel buffers only for files whose header parsed (sizes were checked against limits);
+    // a corrupt tile fails the files it belongs to
+    let mut data: Vec<Vec<u8>> = parsed
         .iter()
         .map(|f| match f {
-            Ok(f) => Ok(vec![
-                0u8;
-                f.header.width
-                    * f.header.height
-                    * f.header.color.channels()
-            ]),
-            Err(e) => Err(clone_error(e)),
+            Ok(f) => vec![0u8; f.header.width * f.header.height * f.header.color.channels()],
+            Err(_) => Vec::new(),
         })
         .collect();
+    let mut failed: Vec<Option<String>> = vec![None; files.len()];
     for (ids, batch) in groups.iter().zip(decoded) {
         match batch {
             Ok(tiles_out) => {
                 for (id, pixels) in tiles_out {
                     let t = tiles[id];
-                    if let (Ok(buf), Ok(f)) = (&mut data[t.image], &parsed[t.image]) {
-                        let ch = f.header.color.channels();
-                        let width = f.header.width;
+                    if let Ok(f) = &parsed[t.image] {
+                        let (ch, width) = (f.header.color.channels(), f.header.width);
                         for i in 0..t.h {
                             let dst = ((t.y0 + i) * width + t.x0) * ch;
-                            buf[dst..dst + t.w * ch]
+                            data[t.image][dst..dst + t.w * ch]
                                 .copy_from_slice(&pixels[i * t.w * ch..(i + 1) * t.w * ch]);
                         }
                     }
                 }
             }
             Err(e) => {
-                // a corrupt tile fails the files it belongs to
+                let message = match e {
+                    Error::Format(m) => m,
+                    other => other.to_string(),
+                };
                 for &id in ids {
-                    let k = tiles[id].image;
-                    if data[k].is_ok() {
-                        data[k] = Err(clone_error(&e));
-                    }
+                    failed[tiles[id].image].get_or_insert_with(|| message.clone());
                 }
             }
         }
     }
     parsed
-        .iter()
+        .into_iter()
         .zip(data)
-        .map(|(f, d)| {
-            let (f, d) = (f.as_ref().map_err(clone_error)?, d?);
-            let h = &f.header;
+        .zip(failed)
+        .map(|((f, d), failed)| {
+            let h = f?.header;
+            if let Some(message) = failed {
+                return Err(Error::Format(message));
+            }
             let image = Image::new(h.width, h.height, h.color, d)?;
             let actual = checksum(&image);
             if actual != h.checksum {
@@ -389,25 +389,6 @@ pub fn decompress_many(
             Ok(image)
         })
         .collect()
-}
-
-/// Errors of one file are reported for each place that needs them.
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
-        Error::Format(m) => Error::Format(m.clone()),
-        Error::Limits(m) => Error::Limits(m.clone()),
-        Error::ModelMismatch { file, loaded } => Error::ModelMismatch {
-            file: *file,
-            loaded: *loaded,
-        },
-        Error::Checksum { expected, actual } => Error::Checksum {
-            expected: *expected,
-            actual: *actual,
-        },
-        Error::Unsupported(m) => Error::Unsupported(m.clone()),
-        Error::Usage(m) => Error::Usage(m.clone()),
-    }
 }
 
 /// A decoded tile: its index and its interleaved pixels.

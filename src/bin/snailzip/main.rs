@@ -209,7 +209,8 @@ fn compress(
         .with_context(|| format!("cannot read image {}", input.display()))?;
     let (weights, model_name) = load_model(args.model.as_deref())?;
     let engine = Engine::new(&weights);
-    let tiles = image.width.div_ceil(32) * image.height.div_ceil(32);
+    let tiles = image.width.div_ceil(snailzip::config::TILE)
+        * image.height.div_ceil(snailzip::config::TILE);
     let bar = progress_bar(tiles, quiet, "compressing", "tiles");
     let start = Instant::now();
     let (snz, stats) = codec::compress(&image, &engine, &opts, &|n| bar.inc(n as u64))?;
