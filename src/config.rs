@@ -49,6 +49,8 @@ pub const TILE: usize = 32;
 pub const COLORS: usize = 3;
 /// Input channels of the first layer: RGB plus a constant ones channel.
 pub const INPUT_CHANNELS: usize = COLORS + 1;
+/// Largest number of mixture components the coder supports.
+pub const MAX_MIXTURES: usize = 32;
 /// Positional "background" channels fed to attention.
 pub const BACKGROUND_CHANNELS: usize = 2;
 
@@ -160,7 +162,7 @@ impl Config {
             ("res_per_block", self.res_per_block, 64),
             ("key_size", self.key_size, 4096),
             ("value_size", self.value_size, 4096),
-            ("mixtures", self.mixtures, 256),
+            ("mixtures", self.mixtures, MAX_MIXTURES),
         ];
         for (name, value, max) in sizes {
             if value == 0 || value > max {

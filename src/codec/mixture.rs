@@ -24,8 +24,7 @@ const SPREAD: f64 = (TOTAL - 512) as f64;
 /// Log-scales are clamped below at this value (PixelCNN++).
 pub const MIN_LOG_SCALE: f64 = -7.0;
 
-/// Largest mixture the coder supports (compile-time buffer size).
-pub const MAX_MIXTURES: usize = 32;
+pub use crate::config::MAX_MIXTURES;
 
 /// Upper boundary in `[-1, 1]` space of symbol `v - 1`, i.e. lower boundary of symbol `v`.
 #[inline]
