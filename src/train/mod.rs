@@ -34,6 +34,17 @@ pub enum DatasetSpec {
     Dir(PathBuf),
 }
 
+impl std::fmt::Display for DatasetSpec {
+    /// The dataset as named on the command line (paths of the local machine left out of
+    /// CIFAR-10, whose files are the same everywhere).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatasetSpec::Cifar10(_) => write!(f, "CIFAR-10 (binary version)"),
+            DatasetSpec::Dir(p) => write!(f, "images of {}", p.display()),
+        }
+    }
+}
+
 /// Everything a training run needs.
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
@@ -292,7 +303,7 @@ fn export(
         ("snailzip.train.images_seen", run.images_seen.to_string()),
         ("snailzip.train.wall_s", format!("{wall_s:.0}")),
         ("snailzip.train.seed", run.seed.to_string()),
-        ("snailzip.train.dataset", format!("{:?}", opts.dataset)),
+        ("snailzip.train.dataset", opts.dataset.to_string()),
         (
             "snailzip.train.val_bpd",
             run.val_bpd.map_or("n/a".into(), |v| format!("{v:.4}")),
@@ -315,7 +326,7 @@ fn export(
     let card = format!(
         "# snailzip model card\n\n\
          - model: PixelSNAIL, `{config}` ({params} parameters), model id `{id}`\n\
-         - data: {dataset:?}, {n_train} training tiles (32×32), validation = {holdout} held-out \
+         - data: {dataset}, {n_train} training tiles (32×32), validation = {holdout} held-out \
          training tiles (fixed shuffle); CIFAR-10 records of the local copy are grouped by class, \
          so the data is shuffled with a seeded PCG generator every epoch\n\
          - training: Adam (lr {lr}, β1 0.95, β2 0.9995, lr × 0.999998 per step), batch {batch}, \

@@ -324,8 +324,9 @@ fn info(input: Option<&Path>, model: Option<&Path>) -> anyhow::Result<()> {
         println!("config:      {c}");
         println!("parameters:  {}", c.parameter_count());
         for (k, v) in weights.metadata() {
-            if !k.starts_with("snailzip.") {
-                println!("{k}: {v}");
+            if k != snailzip::weights::META_CONFIG && k != snailzip::weights::META_FORMAT {
+                let name = k.strip_prefix("snailzip.").unwrap_or(k);
+                println!("{name}: {v}");
             }
         }
     }

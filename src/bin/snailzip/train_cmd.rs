@@ -206,7 +206,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     opts.progress = !quiet;
     opts.stop = install_stop_handler();
     eprintln!(
-        "training {} ({} parameters) on {:?}, {} threads, output {}",
+        "training {} ({} parameters) on {}, {} threads, output {}",
         opts.config,
         opts.config.parameter_count(),
         opts.dataset,
