@@ -45,10 +45,10 @@ pub fn all() -> Vec<Peer> {
             runner: Runner::PngCrate,
         },
         Peer {
-            name: "optipng",
+            name: "optipng-o2",
             runner: Tool {
                 encode: &[
-                    "optipng", "-o7", "-quiet", "-strip", "all", "{in}", "-out", "{out}",
+                    "optipng", "-o2", "-quiet", "-strip", "all", "{in}", "-out", "{out}",
                 ],
                 decode: &[],
                 input: "png",

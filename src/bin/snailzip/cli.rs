@@ -95,12 +95,12 @@ pub struct BenchArgs {
     /// Use this many images, spread evenly over the corpus.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Comma-separated codecs (snailzip, png, optipng, qoi, webp, jpeg2000, jxl-e7, jxl-e9,
+    /// Comma-separated codecs (snailzip, png, optipng-o2, qoi, webp, jpeg2000, jxl-e7, jxl-e9,
     /// flif); unavailable tools are skipped with a note.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "snailzip,png,optipng,qoi,webp,jpeg2000,jxl-e7,jxl-e9,flif"
+        default_value = "snailzip,png,optipng-o2,qoi,webp,jpeg2000,jxl-e7,jxl-e9,flif"
     )]
     pub codecs: Vec<String>,
     /// Data folder holding cifar-10-batches-bin/ and kodak/ (default: $SNAILZIP_DATA, else
