@@ -95,14 +95,9 @@ pub fn read_rows(path: &Path) -> Vec<LogRow> {
         .collect()
 }
 
-/// Draws train (blue) and validation (red) bits/dim against images seen as a PNG, with light
-/// grid lines every 0.5 bits/dim. The y range is fixed by the data (clamped to 2..8).
-///
-/// # Errors
-/// [`crate::Error::Io`] if the file cannot be written.
-pub fn plot_loss(rows: &[LogRow], path: &Path) -> Result<()> {
-    let (w, h, m) = (900u32, 500u32, 40u32);
-    let mut img = image::RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255]));
+/// The x extent (images seen) and the y range (bits/dim, whole half-bits, at most 8 bits
+/// tall; 2..8 without data) shared by both plots.
+fn plot_ranges(rows: &[LogRow]) -> (f64, (f64, f64)) {
     let xmax = rows.iter().map(|r| r.images_seen).max().unwrap_or(1).max(1) as f64;
     let values = rows.iter().flat_map(|r| [r.train_bpd, r.val_bpd]).flatten();
     let (mut lo, mut hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
@@ -113,6 +108,18 @@ pub fn plot_loss(rows: &[LogRow], path: &Path) -> Result<()> {
     }
     lo = (lo.max(0.0) * 2.0).floor() / 2.0;
     hi = ((hi.min(lo + 8.0) * 2.0).ceil() / 2.0).max(lo + 0.5);
+    (xmax, (lo, hi))
+}
+
+/// Draws train (blue) and validation (red) bits/dim against images seen as a PNG, with light
+/// grid lines every 0.5 bits/dim. The y range is fixed by the data (clamped to 2..8).
+///
+/// # Errors
+/// [`crate::Error::Io`] if the file cannot be written.
+pub fn plot_loss(rows: &[LogRow], path: &Path) -> Result<()> {
+    let (w, h, m) = (900u32, 500u32, 40u32);
+    let mut img = image::RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255]));
+    let (xmax, (lo, hi)) = plot_ranges(rows);
     let px = |x: f64| m as f64 + x / xmax * f64::from(w - 2 * m);
     let py = |y: f64| f64::from(h - m) - (y - lo) / (hi - lo) * f64::from(h - 2 * m);
     let mut g = lo;
@@ -160,16 +167,7 @@ pub fn plot_loss(rows: &[LogRow], path: &Path) -> Result<()> {
 /// train in blue, validation in red.
 pub fn loss_svg(rows: &[LogRow]) -> String {
     let (w, h, left, bottom, top, right) = (720.0, 400.0, 60.0, 45.0, 30.0, 20.0);
-    let xmax = rows.iter().map(|r| r.images_seen).max().unwrap_or(1).max(1) as f64;
-    let values = rows.iter().flat_map(|r| [r.train_bpd, r.val_bpd]).flatten();
-    let (mut lo, mut hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-        (a.min(v), b.max(v))
-    });
-    if !lo.is_finite() {
-        (lo, hi) = (2.0, 8.0);
-    }
-    lo = (lo.max(0.0) * 2.0).floor() / 2.0;
-    hi = ((hi.min(lo + 8.0) * 2.0).ceil() / 2.0).max(lo + 0.5);
+    let (xmax, (lo, hi)) = plot_ranges(rows);
     let px = |x: f64| left + x / xmax * (w - left - right);
     let py = |y: f64| h - bottom - (y - lo) / (hi - lo) * (h - top - bottom);
     let mut s = format!(
