@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 pub const TILE_BYTES: usize = TILE * TILE * COLORS;
 /// The official archive.
 pub const CIFAR_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
-/// MD5 of the official archive, as published on https://www.cs.toronto.edu/~kriz/cifar.html.
+/// MD5 of the official archive, as published on <https://www.cs.toronto.edu/~kriz/cifar.html>.
 pub const CIFAR_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 /// Seed of the fixed train/validation split (independent of the training seed, so every run
 /// validates on the same images).
