@@ -85,6 +85,12 @@ fn cli_trains_tiny_model_and_resumes() {
     run(&["--steps", "5", "--resume"]);
     let model = snailzip::Weights::load(&out.path().join("model.safetensors")).unwrap();
     assert_eq!(model.metadata()["snailzip.train.steps"], "5");
+    let card = std::fs::read_to_string(out.path().join("MODEL_CARD.md")).unwrap();
+    assert!(card.contains("lr 0.001 as last set"), "{card}");
+    // --lr on resume replaces the checkpoint's rate (a cool-down), and the card says so
+    run(&["--steps", "6", "--resume", "--lr", "0.0003"]);
+    let card = std::fs::read_to_string(out.path().join("MODEL_CARD.md")).unwrap();
+    assert!(card.contains("lr 0.0003 as last set"), "{card}");
     // the exported model drives the codec through the CLI
     let img = snailzip::Image::new(
         40,
@@ -113,6 +119,30 @@ fn cli_trains_tiny_model_and_resumes() {
     for f in ["loss.svg", "MODEL_CARD.md"] {
         assert!(out.path().join(f).is_file(), "{f} missing");
     }
+}
+
+#[test]
+fn config_lists_are_parsed_and_checked() {
+    let out = tempfile::tempdir().unwrap();
+    let train = |config: &str| {
+        Command::new(env!("CARGO_BIN_EXE_snailzip"))
+            .args(["train", "--steps", "1", "--quiet", "--config", config])
+            .arg("--data-dir")
+            .arg(out.path().join("nowhere"))
+            .arg("--out")
+            .arg(out.path().join("run"))
+            .output()
+            .unwrap()
+    };
+    let err = |r: std::process::Output| String::from_utf8_lossy(&r.stderr).into_owned();
+    // a complete list gets past config parsing and stops at the missing data
+    let full = "channels=16,blocks=1,res_per_block=1,key_size=4,value_size=8,mixtures=2,dropout=0";
+    let e = err(train(full));
+    assert!(e.contains("cifar-10-binary.tar.gz"), "{e}");
+    let e = err(train("channels=16,blocks=1"));
+    assert!(e.contains("missing"), "{e}");
+    let e = err(train("huge"));
+    assert!(e.contains("unknown --config `huge`"), "{e}");
 }
 
 #[test]

@@ -21,6 +21,9 @@ use crate::error::{Error, Result};
 use crate::model::{weights_from, Graph, Network};
 use crate::weights::Weights;
 use checkpoint::Checkpoint;
+
+/// Adam learning rate of a new run unless `--lr` says otherwise.
+pub const DEFAULT_LR: f32 = 1e-3;
 use data::Tiles;
 use optim::{Adam, Ema};
 use report::LogRow;
@@ -58,8 +61,8 @@ pub struct TrainOptions {
     pub time_budget: Option<Duration>,
     /// Images per step.
     pub batch: usize,
-    /// Adam learning rate.
-    pub lr: f32,
+    /// Adam learning rate; `None`: 0.001 for a new run, the checkpoint's on resume.
+    pub lr: Option<f32>,
     /// Run seed (initialization, data order, dropout).
     pub seed: u64,
     /// Output folder.
@@ -95,7 +98,7 @@ impl TrainOptions {
             steps: None,
             time_budget: None,
             batch: 16,
-            lr: 1e-3,
+            lr: None,
             seed: 0,
             out,
             resume: false,
@@ -329,7 +332,7 @@ fn export(
          - data: {dataset}, {n_train} training tiles (32×32), validation = {holdout} held-out \
          training tiles (fixed shuffle); CIFAR-10 records of the local copy are grouped by class, \
          so the data is shuffled with a seeded PCG generator every epoch\n\
-         - training: Adam (lr {lr}, β1 0.95, β2 0.9995, lr × 0.999998 per step), batch {batch}, \
+         - training: Adam (lr {lr} as last set, β1 0.95, β2 0.9995, lr × 0.999998 per step), batch {batch}, \
          seed {seed}, EMA 0.9995 weights exported\n\
          - steps: {steps}, images seen: {images}, wall time: {wall:.0} s\n\
          - bits/dim: train {train} (last log window, raw weights), validation {val} (EMA), \
@@ -341,7 +344,7 @@ fn export(
         id = crate::error::hex_id(&w.id()),
         dataset = opts.dataset,
         holdout = opts.holdout,
-        lr = opts.lr,
+        lr = run.adam.lr,
         batch = opts.batch,
         seed = run.seed,
         steps = run.step,
@@ -365,6 +368,9 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
     if opts.batch == 0 {
         return Err(Error::Usage("--batch must be at least 1".into()));
     }
+    if opts.lr.is_some_and(|lr| !(lr.is_finite() && lr > 0.0)) {
+        return Err(Error::Usage("--lr must be a positive number".into()));
+    }
     std::fs::create_dir_all(&opts.out)?;
     let ck_path = opts.out.join("checkpoint");
     let mut run = if opts.resume {
@@ -375,7 +381,10 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
                 ck.config, opts.config
             )));
         }
-        let run = Run::from_checkpoint(ck)?;
+        let mut run = Run::from_checkpoint(ck)?;
+        if let Some(lr) = opts.lr {
+            run.adam.lr = lr;
+        }
         report::truncate_after(&opts.out.join("log.csv"), run.step)?;
         run
     } else {
@@ -386,7 +395,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
             )));
         }
         let _ = std::fs::remove_file(opts.out.join("log.csv"));
-        Run::fresh(&opts.config, opts.seed, opts.lr)
+        Run::fresh(&opts.config, opts.seed, opts.lr.unwrap_or(DEFAULT_LR))
     };
 
     let all = load_dataset(&opts.dataset, opts.limit.unwrap_or(usize::MAX), false)?;
@@ -538,8 +547,11 @@ pub fn bench(config: &Config, batch: usize, steps: usize, seed: u64) -> Result<f
     Ok((steps * batch) as f64 / t.elapsed().as_secs_f64())
 }
 
-/// Default output folder name for a config.
+/// Default output folder: `runs/NAME` for a preset, `runs/custom` for a `key=value` list.
 pub fn default_out(config_name: &str) -> PathBuf {
+    if config_name.contains('=') {
+        return Path::new("runs").join("custom");
+    }
     Path::new("runs").join(config_name)
 }
 

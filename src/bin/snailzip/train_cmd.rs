@@ -19,7 +19,8 @@ pub struct TrainArgs {
     /// ../shared/data, ~/.cache/snailzip.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Model size: tiny, base (C=64), wide (C=128) or paper.
+    /// Model size: tiny, base (C=64), wide (C=128), paper, or a full
+    /// `channels=..,blocks=..,res_per_block=..,key_size=..,value_size=..,mixtures=..,dropout=..` list.
     #[arg(long, default_value = "base")]
     pub config: String,
     /// Stop after this many steps (total, across resumes).
@@ -31,9 +32,10 @@ pub struct TrainArgs {
     /// Images per step.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f32,
+    /// Adam learning rate [default: 0.001]; with --resume it replaces the checkpoint's
+    /// (e.g. a lower rate to cool down at the end of a run).
+    #[arg(long)]
+    pub lr: Option<f32>,
     /// Seed of initialization, data order and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -152,13 +154,15 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     if std::env::var_os("SNAILZIP_NO_MALLOPT").is_none() {
         keep_freed_memory();
     }
-    let config = Config::preset(&args.config).with_context(|| {
-        format!(
-            "unknown --config `{}` (one of {:?})",
+    let config = match Config::preset(&args.config) {
+        Some(config) => config,
+        None if args.config.contains('=') => Config::parse(&args.config)?,
+        None => bail!(
+            "unknown --config `{}` (one of {:?}, or a key=value,... list)",
             args.config,
             Config::PRESETS
-        )
-    })?;
+        ),
+    };
     if let Some(steps) = args.bench {
         let rate = train::bench(&config, args.batch, steps.max(1), args.seed)?;
         println!(
