@@ -88,9 +88,20 @@ fn cli_trains_tiny_model_and_resumes() {
     let card = std::fs::read_to_string(out.path().join("MODEL_CARD.md")).unwrap();
     assert!(card.contains("lr 0.001 as last set"), "{card}");
     // --lr on resume replaces the checkpoint's rate (a cool-down), and the card says so
-    run(&["--steps", "6", "--resume", "--lr", "0.0003"]);
+    run(&[
+        "--steps",
+        "6",
+        "--resume",
+        "--lr",
+        "0.0003",
+        "--time-budget",
+        "1h",
+        "--cool-down",
+        "30m",
+    ]);
     let card = std::fs::read_to_string(out.path().join("MODEL_CARD.md")).unwrap();
     assert!(card.contains("lr 0.0003 as last set"), "{card}");
+    assert!(card.contains("over the last 1800 s"), "{card}");
     // the exported model drives the codec through the CLI
     let img = snailzip::Image::new(
         40,

@@ -59,6 +59,8 @@ pub struct TrainOptions {
     pub steps: Option<u64>,
     /// Stop after this much training wall time (in total, across resumes).
     pub time_budget: Option<Duration>,
+    /// Over this last part of `time_budget` the learning rate falls linearly to zero.
+    pub cool_down: Option<Duration>,
     /// Images per step.
     pub batch: usize,
     /// Adam learning rate; `None`: 0.001 for a new run, the checkpoint's on resume.
@@ -97,6 +99,7 @@ impl TrainOptions {
             config: Config::base(),
             steps: None,
             time_budget: None,
+            cool_down: None,
             batch: 16,
             lr: None,
             seed: 0,
@@ -332,7 +335,8 @@ fn export(
          - data: {dataset}, {n_train} training tiles (32×32), validation = {holdout} held-out \
          training tiles (fixed shuffle); CIFAR-10 records of the local copy are grouped by class, \
          so the data is shuffled with a seeded PCG generator every epoch\n\
-         - training: Adam (lr {lr} as last set, β1 0.95, β2 0.9995, lr × 0.999998 per step), batch {batch}, \
+         - training: Adam (lr {lr} as last set, β1 0.95, β2 0.9995, lr × 0.999998 per step{cool}), \
+         batch {batch}, \
          seed {seed}, EMA 0.9995 weights exported\n\
          - steps: {steps}, images seen: {images}, wall time: {wall:.0} s\n\
          - bits/dim: train {train} (last log window, raw weights), validation {val} (EMA), \
@@ -345,6 +349,12 @@ fn export(
         dataset = opts.dataset,
         holdout = opts.holdout,
         lr = run.adam.lr,
+        cool = opts.cool_down.map_or(String::new(), |d| {
+            format!(
+                "; this session cooled down linearly to 0 over the last {:.0} s",
+                d.as_secs_f64()
+            )
+        }),
         batch = opts.batch,
         seed = run.seed,
         steps = run.step,
@@ -367,6 +377,9 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
     opts.config.validate()?;
     if opts.batch == 0 {
         return Err(Error::Usage("--batch must be at least 1".into()));
+    }
+    if opts.cool_down.is_some() && opts.time_budget.is_none() {
+        return Err(Error::Usage("--cool-down needs --time-budget".into()));
     }
     if opts.lr.is_some_and(|lr| !(lr.is_finite() && lr > 0.0)) {
         return Err(Error::Usage("--lr must be a positive number".into()));
@@ -438,6 +451,9 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
     let log_every = 20u64;
     let mut smooth: Option<f64> = None;
     while run.step < target && wall(&run) < budget && !opts.stop.load(Ordering::Relaxed) {
+        if let Some(cool) = opts.cool_down {
+            run.adam.scale = cool_down_scale(budget - wall(&run), cool.as_secs_f64());
+        }
         let idx = run.next_batch(n_train, opts.batch, &mut order);
         let images = train_set.gather(&idx);
         let bpd = f64::from(run.step(&images)?);
@@ -547,6 +563,15 @@ pub fn bench(config: &Config, batch: usize, steps: usize, seed: u64) -> Result<f
     Ok((steps * batch) as f64 / t.elapsed().as_secs_f64())
 }
 
+/// Learning-rate multiplier with `left_s` seconds of the budget left and a cool-down of
+/// `cool_s` seconds: 1 before the cool-down, then falling linearly to 0 at the end.
+fn cool_down_scale(left_s: f64, cool_s: f64) -> f32 {
+    if cool_s <= 0.0 {
+        return 1.0;
+    }
+    (left_s / cool_s).clamp(0.0, 1.0) as f32
+}
+
 /// Default output folder: `runs/NAME` for a preset, `runs/custom` for a `key=value` list.
 pub fn default_out(config_name: &str) -> PathBuf {
     if config_name.contains('=') {
@@ -558,6 +583,15 @@ pub fn default_out(config_name: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cool_down_falls_linearly_to_zero() {
+        assert_eq!(cool_down_scale(3600.0, 600.0), 1.0);
+        assert_eq!(cool_down_scale(600.0, 600.0), 1.0);
+        assert_eq!(cool_down_scale(150.0, 600.0), 0.25);
+        assert_eq!(cool_down_scale(-5.0, 600.0), 0.0);
+        assert_eq!(cool_down_scale(10.0, 0.0), 1.0);
+    }
 
     fn images(n: usize, seed: u64) -> Vec<u8> {
         // smooth-ish images so that there is something to learn

@@ -22,6 +22,8 @@ pub struct Adam {
     pub eps: f32,
     /// Learning rate multiplier per step.
     pub lr_decay: f64,
+    /// Extra multiplier of the schedule (a cool-down sets it each step; not checkpointed).
+    pub scale: f32,
     /// Steps taken.
     pub t: u64,
     /// First moments, one per tensor.
@@ -44,6 +46,7 @@ impl Adam {
             beta2: 0.9995,
             eps: 1e-8,
             lr_decay: 0.999_998,
+            scale: 1.0,
             t: 0,
             m: zeros.clone(),
             v: zeros,
@@ -52,7 +55,7 @@ impl Adam {
 
     /// The learning rate of the next step.
     pub fn current_lr(&self) -> f32 {
-        (f64::from(self.lr) * self.lr_decay.powf(self.t as f64)) as f32
+        (f64::from(self.lr) * f64::from(self.scale) * self.lr_decay.powf(self.t as f64)) as f32
     }
 
     /// One update of every parameter of `net` with `grads` (canonical order).

@@ -29,6 +29,10 @@ pub struct TrainArgs {
     /// Stop after this much training time (total), e.g. 90s, 10m, 2h.
     #[arg(long)]
     pub time_budget: Option<String>,
+    /// Let the learning rate fall linearly to 0 over this last part of --time-budget, e.g. 30m
+    /// (a later --resume without it trains at the full rate again).
+    #[arg(long)]
+    pub cool_down: Option<String>,
     /// Images per step.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
@@ -193,6 +197,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         .as_deref()
         .map(parse_duration)
         .transpose()?;
+    opts.cool_down = args.cool_down.as_deref().map(parse_duration).transpose()?;
     if opts.steps.is_none() && opts.time_budget.is_none() {
         bail!("give --steps N and/or --time-budget DURATION");
     }
