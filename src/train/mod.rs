@@ -21,12 +21,12 @@ use crate::error::{Error, Result};
 use crate::model::{weights_from, Graph, Network};
 use crate::weights::Weights;
 use checkpoint::Checkpoint;
-
-/// Adam learning rate of a new run unless `--lr` says otherwise.
-pub const DEFAULT_LR: f32 = 1e-3;
 use data::Tiles;
 use optim::{Adam, Ema};
 use report::LogRow;
+
+/// Adam learning rate of a new run unless `--lr` says otherwise.
+pub const DEFAULT_LR: f32 = 1e-3;
 
 /// Where the training tiles come from.
 #[derive(Clone, Debug, PartialEq)]
@@ -336,8 +336,7 @@ fn export(
          training tiles (fixed shuffle); CIFAR-10 records of the local copy are grouped by class, \
          so the data is shuffled with a seeded PCG generator every epoch\n\
          - training: Adam (lr {lr} as last set, β1 0.95, β2 0.9995, lr × 0.999998 per step{cool}), \
-         batch {batch}, \
-         seed {seed}, EMA 0.9995 weights exported\n\
+         batch {batch}, seed {seed}, EMA 0.9995 weights exported\n\
          - steps: {steps}, images seen: {images}, wall time: {wall:.0} s\n\
          - bits/dim: train {train} (last log window, raw weights), validation {val} (EMA), \
          test {test}\n\
@@ -550,7 +549,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
 /// # Errors
 /// As [`loss_and_grads`].
 pub fn bench(config: &Config, batch: usize, steps: usize, seed: u64) -> Result<f64> {
-    let mut run = Run::fresh(config, seed, 1e-3);
+    let mut run = Run::fresh(config, seed, DEFAULT_LR);
     let mut rng = crate::weights::SplitMix64(seed);
     let images: Vec<u8> = (0..batch * data::TILE_BYTES)
         .map(|_| (rng.next_u64() >> 56) as u8)
@@ -572,11 +571,8 @@ fn cool_down_scale(left_s: f64, cool_s: f64) -> f32 {
     (left_s / cool_s).clamp(0.0, 1.0) as f32
 }
 
-/// Default output folder: `runs/NAME` for a preset, `runs/custom` for a `key=value` list.
+/// Default output folder for a config name (`runs/NAME`).
 pub fn default_out(config_name: &str) -> PathBuf {
-    if config_name.contains('=') {
-        return Path::new("runs").join("custom");
-    }
     Path::new("runs").join(config_name)
 }
 

@@ -158,9 +158,10 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     if std::env::var_os("SNAILZIP_NO_MALLOPT").is_none() {
         keep_freed_memory();
     }
-    let config = match Config::preset(&args.config) {
-        Some(config) => config,
-        None if args.config.contains('=') => Config::parse(&args.config)?,
+    // a preset names its output folder; a key=value list gets `runs/custom`
+    let (config, name) = match Config::preset(&args.config) {
+        Some(config) => (config, args.config.as_str()),
+        None if args.config.contains('=') => (Config::parse(&args.config)?, "custom"),
         None => bail!(
             "unknown --config `{}` (one of {:?}, or a key=value,... list)",
             args.config,
@@ -185,10 +186,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     } else {
         bail!("unknown --dataset `{}` (cifar10 or dir:PATH)", args.dataset);
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| train::default_out(&args.config));
+    let out = args.out.clone().unwrap_or_else(|| train::default_out(name));
     let mut opts = TrainOptions::new(dataset, out);
     opts.config = config;
     opts.steps = args.steps;
