@@ -14,10 +14,10 @@ pub enum Error {
     Limits(String),
     /// The file was made with a different model than the one loaded.
     ModelMismatch {
-        /// Model id stored in the file.
-        file: [u8; 8],
-        /// Model id of the loaded model.
-        loaded: [u8; 8],
+        /// Model id stored in the file (hex; a prefix of the full id in version 2 files).
+        file: String,
+        /// Model id of the loaded model (hex).
+        loaded: String,
     },
     /// Decoding finished but the pixels do not match the stored checksum.
     Checksum {
@@ -36,7 +36,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Renders a model id as hex.
-pub fn hex_id(id: &[u8; 8]) -> String {
+pub fn hex_id(id: &[u8]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -50,8 +50,7 @@ impl fmt::Display for Error {
                 f,
                 "wrong model: the file was compressed with model {} but model {} is loaded \
                  (pass the right one with --model)",
-                hex_id(file),
-                hex_id(loaded)
+                file, loaded
             ),
             Error::Checksum { expected, actual } => write!(
                 f,

@@ -3,20 +3,25 @@
 //! ```text
 //! offset size  field
 //! 0      3     magic "SNZ"
-//! 3      1     format version (1)
-//! 4      8     model id (first 8 bytes of the model's SHA-256)
-//! 12     1     color type: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
-//! 13     1     tile size (32)
-//! 14     4     CRC-32 of the decoded interleaved pixels, little-endian
-//! 18     var   width, unsigned LEB128 (little-endian base 128)
+//! 3      1     format version (2)
+//! 4      4     model id: its first 4 bytes (the model's SHA-256 prefix)
+//! 8      1     color type: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
+//! 9      4     CRC-32 of the decoded interleaved pixels, little-endian
+//! 13     var   width, unsigned LEB128 (little-endian base 128)
 //!        var   height, unsigned LEB128
 //!        var   per tile except the last (raster order of tiles): payload length in bytes,
 //!              unsigned LEB128; the last tile's payload is the rest of the file
 //!        ...   payloads, concatenated in the same order
 //! ```
 //!
+//! A 32×32 image thus carries 15 bytes of header (0.039 bits/subpixel). Tiles are 32×32 in
+//! version 2. Version 1 files (written before the header was tightened) are still read: they
+//! store all 8 model id bytes at offset 4, then color, a tile-size byte (32) and the CRC.
+//!
 //! Every field is checked before anything is allocated from it: dimensions against
-//! [`Limits`], tile lengths against the bytes actually present.
+//! [`Limits`], tile lengths against the bytes actually present. A wrong model is caught by the
+//! id (a chance of 2⁻³² for an unrelated model to share the prefix) and, failing that, by the
+//! pixel checksum.
 
 use crate::error::{Error, Result};
 use crate::image_io::ColorType;
@@ -25,7 +30,45 @@ use crate::weights::ModelId;
 /// File signature.
 pub const MAGIC: [u8; 3] = *b"SNZ";
 /// Container format version written by this build.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
+/// How many bytes of the model id a version 2 file stores.
+const STORED_ID_BYTES: usize = 4;
+
+/// The model id as a file records it: a prefix of the [`ModelId`] (4 bytes in version 2, all
+/// 8 in version 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredModelId {
+    bytes: ModelId,
+    len: usize,
+}
+
+impl StoredModelId {
+    /// What this build writes for `id`.
+    pub fn of(id: &ModelId) -> StoredModelId {
+        let mut bytes = [0; 8];
+        bytes[..STORED_ID_BYTES].copy_from_slice(&id[..STORED_ID_BYTES]);
+        StoredModelId {
+            bytes,
+            len: STORED_ID_BYTES,
+        }
+    }
+
+    /// Whether a model with id `id` can have written this file.
+    pub fn matches(&self, id: &ModelId) -> bool {
+        self.bytes() == &id[..self.len]
+    }
+
+    /// The stored bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl std::fmt::Display for StoredModelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::error::hex_id(self.bytes()))
+    }
+}
 
 /// What a decoder is willing to allocate.
 #[derive(Clone, Copy, Debug)]
@@ -49,7 +92,7 @@ impl Default for Limits {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
     /// Id of the model that produced the payload.
-    pub model_id: ModelId,
+    pub model_id: StoredModelId,
     /// Channel layout.
     pub color: ColorType,
     /// Tile side length.
@@ -135,9 +178,13 @@ pub fn write(header: &Header, payloads: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 + 3 * payloads.len() + total);
     out.extend_from_slice(&MAGIC);
     out.push(VERSION);
-    out.extend_from_slice(&header.model_id);
+    debug_assert_eq!(
+        header.tile,
+        crate::config::TILE,
+        "version 2 implies the tile size"
+    );
+    out.extend_from_slice(&header.model_id.bytes()[..STORED_ID_BYTES]);
     out.push(header.color.code());
-    out.push(header.tile as u8);
     out.extend_from_slice(&header.checksum.to_le_bytes());
     put_varint(&mut out, header.width as u64);
     put_varint(&mut out, header.height as u64);
@@ -163,17 +210,29 @@ pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<(Header, usize)> {
     }
     r.take(3, "magic")?;
     let version = r.take(1, "header")?[0];
-    if version != VERSION {
-        return Err(Error::Format(format!(
-            "container version {version} is not supported by this build (supports {VERSION})"
-        )));
-    }
-    let mut model_id = [0u8; 8];
-    model_id.copy_from_slice(r.take(8, "header")?);
+    let id_len = match version {
+        1 => 8,
+        VERSION => STORED_ID_BYTES,
+        _ => {
+            return Err(Error::Format(format!(
+                "container version {version} is not supported by this build (reads 1 and \
+                 {VERSION})"
+            )))
+        }
+    };
+    let mut model_id = StoredModelId {
+        bytes: [0; 8],
+        len: id_len,
+    };
+    model_id.bytes[..id_len].copy_from_slice(r.take(id_len, "header")?);
     let code = r.take(1, "header")?[0];
     let color = ColorType::from_code(code)
         .ok_or_else(|| Error::Format(format!("unknown color type {code}")))?;
-    let tile = r.take(1, "header")?[0] as usize;
+    let tile = if version == 1 {
+        r.take(1, "header")?[0] as usize
+    } else {
+        crate::config::TILE
+    };
     if tile != crate::config::TILE {
         return Err(Error::Format(format!(
             "tile size {tile} is not supported (expected {})",
@@ -250,7 +309,7 @@ mod tests {
 
     fn header(w: usize, h: usize) -> Header {
         Header {
-            model_id: [1, 2, 3, 4, 5, 6, 7, 8],
+            model_id: StoredModelId::of(&[1, 2, 3, 4, 5, 6, 7, 8]),
             color: ColorType::Rgb,
             tile: 32,
             checksum: 0xdead_beef,
@@ -274,12 +333,47 @@ mod tests {
 
     #[test]
     fn header_is_compact() {
-        // magic+version 4, id 8, color 1, tile 1, crc 4, w 1, h 1 = 20 bytes; the only
-        // tile's length is implied
+        // magic+version 4, id 4, color 1, crc 4, w 1, h 1 = 15 bytes; the only tile's length
+        // is implied
         let bytes = write(&header(32, 32), &[vec![0; 200]]);
-        assert_eq!(bytes.len() - 200, 20);
+        assert_eq!(bytes.len() - 200, 15);
         let two = write(&header(64, 32), &[vec![0; 200], vec![1; 100]]);
-        assert_eq!(two.len() - 300, 22);
+        assert_eq!(two.len() - 300, 17);
+    }
+
+    #[test]
+    fn reads_version_1_files() {
+        let id = [1, 2, 3, 4, 5, 6, 7, 8];
+        let mut v1 = b"SNZ\x01".to_vec();
+        v1.extend_from_slice(&id);
+        v1.extend_from_slice(&[3, 32]); // RGB, tile 32
+        v1.extend_from_slice(&0xdead_beef_u32.to_le_bytes());
+        v1.extend_from_slice(&[32, 32]);
+        v1.extend_from_slice(&[7; 50]);
+        let c = read(&v1, &Limits::default()).unwrap();
+        assert_eq!(c.header.model_id.bytes(), &id[..]);
+        assert!(c.header.model_id.matches(&id));
+        assert!(!c.header.model_id.matches(&[1, 2, 3, 4, 0, 0, 0, 0]));
+        assert_eq!(c.header.color, ColorType::Rgb);
+        assert_eq!(c.header.checksum, 0xdead_beef);
+        assert_eq!((c.header.width, c.header.height), (32, 32));
+        assert_eq!(c.payloads, vec![&[7u8; 50][..]]);
+        // a version 2 header keeps the prefix only, and still tells models apart
+        let v2 = StoredModelId::of(&id);
+        assert!(v2.matches(&[1, 2, 3, 4, 0, 0, 0, 0]));
+        assert!(!v2.matches(&[1, 2, 3, 5, 5, 6, 7, 8]));
+        assert_eq!(v2.to_string(), "01020304");
+        let mut future = v1.clone();
+        future[3] = 3;
+        assert!(matches!(
+            read(&future, &Limits::default()),
+            Err(Error::Format(_))
+        ));
+        v1[13] = 16; // a tile size this build cannot decode
+        assert!(matches!(
+            read(&v1, &Limits::default()),
+            Err(Error::Format(_))
+        ));
     }
 
     #[test]

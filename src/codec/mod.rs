@@ -21,7 +21,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::image_io::{ColorType, Image};
 use alpha::AlphaModel;
-use container::{Header, Limits};
+use container::{Header, Limits, StoredModelId};
 use mixture::PixelMixture;
 
 /// Tiles stepped together by default: large enough to share weight loads, small enough that
@@ -160,7 +160,7 @@ pub fn compress_many(
         .zip(stats)
         .map(|(image, s)| {
             let header = Header {
-                model_id: engine.id(),
+                model_id: StoredModelId::of(&engine.id()),
                 color: image.color,
                 tile: TILE,
                 checksum: checksum(image),
@@ -274,10 +274,10 @@ fn encode_batch(
 /// different model.
 pub fn check_model(bytes: &[u8], engine: &Engine, limits: &Limits) -> Result<Header> {
     let (header, _) = container::read_header(bytes, limits)?;
-    if header.model_id != engine.id() {
+    if !header.model_id.matches(&engine.id()) {
         return Err(Error::ModelMismatch {
-            file: header.model_id,
-            loaded: engine.id(),
+            file: header.model_id.to_string(),
+            loaded: crate::error::hex_id(&engine.id()),
         });
     }
     Ok(header)

@@ -1,6 +1,7 @@
 //! Corrupt, truncated, foreign and wrong-model inputs give errors, never panics.
 
 use proptest::prelude::*;
+use snailzip::codec::container::{self, Limits};
 use snailzip::codec::{self, Options};
 use snailzip::weights::SplitMix64;
 use snailzip::{ColorType, Error};
@@ -93,8 +94,8 @@ fn foreign_and_empty_files() {
 #[test]
 fn huge_dimensions_are_refused_before_allocating() {
     let (_, bytes) = sample_files().remove(0);
-    // rewrite width/height varints (offset 18) to 2^40 × 2^40
-    let mut b = bytes[..18].to_vec();
+    // rewrite width/height varints (offset 13) to 2^40 × 2^40
+    let mut b = bytes[..13].to_vec();
     for _ in 0..2 {
         b.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
     }
@@ -109,7 +110,8 @@ proptest! {
     #[test]
     fn arbitrary_bytes_after_a_valid_header(tail in proptest::collection::vec(any::<u8>(), 0..200)) {
         let (img, bytes) = sample_files().remove(1);
-        let mut b = bytes[..20].to_vec();
+        let header_end = container::read_header(&bytes, &Limits::default()).unwrap().1;
+        let mut b = bytes[..header_end].to_vec();
         b.extend_from_slice(&tail);
         check(&b, &img);
     }

@@ -69,7 +69,7 @@ fn golden_file_bytes() {
     println!("{} bytes, {hash}", bytes.len());
     assert_eq!(
         hash,
-        "ed64bfa427b0ec05fdc67e38c2300ff4e6a2029b92279b3f51abe3e151ddf312"
+        "926b930beb1faf1254a7ed99a10ed2c5b21cd805b3a6464494b7319cd2d7ebcc"
     );
 }
 

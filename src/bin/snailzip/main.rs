@@ -308,15 +308,12 @@ fn info(input: Option<&Path>, model: Option<&Path>) -> anyhow::Result<()> {
             h.tile
         );
         println!("checksum:    {:08x} (CRC-32 of pixels)", h.checksum);
-        let matches = if h.model_id == weights.id() {
+        let matches = if h.model_id.matches(&weights.id()) {
             "matches"
         } else {
             "DIFFERS from"
         };
-        println!(
-            "model id:    {} ({matches} {model_name}, {id})",
-            snailzip::error::hex_id(&h.model_id)
-        );
+        println!("model id:    {} ({matches} {model_name}, {id})", h.model_id);
     } else {
         let c = weights.config();
         println!("model:       {model_name}");
