@@ -102,6 +102,17 @@ fn cli_trains_tiny_model_and_resumes() {
     let card = std::fs::read_to_string(out.path().join("MODEL_CARD.md")).unwrap();
     assert!(card.contains("lr 0.0003 as last set"), "{card}");
     assert!(card.contains("over the last 1800 s"), "{card}");
+    // after a cool-down the final validation decides between EMA and raw weights
+    let model = snailzip::Weights::load(&out.path().join("model.safetensors")).unwrap();
+    let kind = &model.metadata()["snailzip.train.weights"];
+    match kind.as_str() {
+        "raw" => assert!(
+            card.contains("raw (final iterate) weights (after the cool-down"),
+            "{card}"
+        ),
+        "ema" => assert!(card.contains("EMA 0.9995 weights exported"), "{card}"),
+        other => panic!("unknown exported weights {other:?}"),
+    }
     // the exported model drives the codec through the CLI
     let img = snailzip::Image::new(
         40,

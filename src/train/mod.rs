@@ -129,14 +129,39 @@ pub struct TrainSummary {
     pub wall_s: f64,
     /// Mean training bits/dim over the last logging window.
     pub train_bpd: Option<f64>,
-    /// Final validation bits/dim (EMA weights).
+    /// Final validation bits/dim of the exported weights.
     pub val_bpd: Option<f64>,
+    /// Which weights were exported.
+    pub exported: ExportedWeights,
     /// Test bits/dim, if evaluated.
     pub test_bpd: Option<f64>,
     /// Where the model was written.
     pub model_path: PathBuf,
     /// Images per second in this session.
     pub images_per_s: f64,
+}
+
+/// Which of a run's weights go into `model.safetensors`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ExportedWeights {
+    /// The exponential moving average of the iterates (decay 0.9995): the default, much
+    /// better than the raw weights while the learning rate is high.
+    Ema,
+    /// The optimizer's own iterate: chosen only after a cool-down, when it beat the EMA on
+    /// the final validation (the EMA still remembers pre-cool-down iterates).
+    Raw {
+        /// Final validation bits/dim of the EMA weights, for the record.
+        ema_val_bpd: f64,
+    },
+}
+
+impl std::fmt::Display for ExportedWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportedWeights::Ema => f.write_str("EMA 0.9995"),
+            ExportedWeights::Raw { .. } => f.write_str("raw (final iterate)"),
+        }
+    }
 }
 
 /// Mean bits/dim of `tiles` under `weights` (forward only, batches of 16).
@@ -180,6 +205,8 @@ struct Run {
     epoch: u64,
     cursor: u64,
     val_bpd: Option<f64>,
+    /// Set only at the end of a cooled-down session; not checkpointed.
+    exported: ExportedWeights,
 }
 
 impl Run {
@@ -196,6 +223,7 @@ impl Run {
             epoch: 0,
             cursor: 0,
             val_bpd: None,
+            exported: ExportedWeights::Ema,
         }
     }
 
@@ -249,6 +277,21 @@ impl Run {
         )
     }
 
+    fn raw_weights(&self) -> Result<Weights> {
+        weights_from(
+            self.net.config(),
+            self.net.names(),
+            self.net.params().iter().map(|p| p.value()),
+        )
+    }
+
+    fn exported_weights(&self) -> Result<Weights> {
+        match self.exported {
+            ExportedWeights::Ema => self.ema_weights(),
+            ExportedWeights::Raw { .. } => self.raw_weights(),
+        }
+    }
+
     /// The next batch's tile indices (advancing epochs as needed).
     fn next_batch(&mut self, n_train: usize, batch: usize, order: &mut Vec<u32>) -> Vec<u32> {
         let mut out = Vec::with_capacity(batch);
@@ -295,7 +338,7 @@ fn load_dataset(spec: &DatasetSpec, limit: usize, test: bool) -> Result<Tiles> {
     }
 }
 
-/// Writes `model.safetensors` (EMA weights + metadata), `loss.png` and `MODEL_CARD.md`.
+/// Writes `model.safetensors` (EMA or raw weights + metadata), `loss.png` and `MODEL_CARD.md`.
 fn export(
     run: &Run,
     opts: &TrainOptions,
@@ -303,8 +346,13 @@ fn export(
     test_bpd: Option<f64>,
     n_train: usize,
 ) -> Result<PathBuf> {
-    let mut w = run.ema_weights()?;
+    let mut w = run.exported_weights()?;
+    let weights_kind = match run.exported {
+        ExportedWeights::Ema => "ema",
+        ExportedWeights::Raw { .. } => "raw",
+    };
     let meta = [
+        ("snailzip.train.weights", weights_kind.to_string()),
         ("snailzip.train.steps", run.step.to_string()),
         ("snailzip.train.images_seen", run.images_seen.to_string()),
         ("snailzip.train.wall_s", format!("{wall_s:.0}")),
@@ -336,9 +384,10 @@ fn export(
          training tiles (fixed shuffle); CIFAR-10 records of the local copy are grouped by class, \
          so the data is shuffled with a seeded PCG generator every epoch\n\
          - training: Adam (lr {lr} as last set, β1 0.95, β2 0.9995, lr × 0.999998 per step{cool}), \
-         batch {batch}, seed {seed}, EMA 0.9995 weights exported\n\
+         batch {batch}, seed {seed}, {exported} exported\n\
          - steps: {steps}, images seen: {images}, wall time: {wall:.0} s\n\
-         - bits/dim: train {train} (last log window, raw weights), validation {val} (EMA), \
+         - bits/dim: train {train} (last log window, raw weights), validation {val} (exported \
+         weights), \
          test {test}\n\
          - loss curve: `loss.svg` (labelled) and `loss.png` (blue train, red validation, \
          bits/dim vs images seen), numbers in `log.csv`\n",
@@ -356,6 +405,14 @@ fn export(
         }),
         batch = opts.batch,
         seed = run.seed,
+        exported = match run.exported {
+            ExportedWeights::Ema => format!("{} weights", run.exported),
+            ExportedWeights::Raw { ema_val_bpd } => format!(
+                "{} weights (after the cool-down they beat the EMA 0.9995 weights' validation \
+                 {ema_val_bpd:.4})",
+                run.exported
+            ),
+        },
         steps = run.step,
         images = run.images_seen,
         wall = wall_s,
@@ -506,7 +563,14 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
     let stopped = opts.stop.load(Ordering::Relaxed);
     if !stopped {
         let n = opts.final_val.min(val_set.len());
-        let v = evaluate(&run.ema_weights()?, &val_set.head(n));
+        let mut v = evaluate(&run.ema_weights()?, &val_set.head(n));
+        if opts.cool_down.is_some() {
+            let raw = evaluate(&run.raw_weights()?, &val_set.head(n));
+            if raw < v {
+                run.exported = ExportedWeights::Raw { ema_val_bpd: v };
+                v = raw;
+            }
+        }
         run.val_bpd = Some(v);
         report::append_row(
             &csv,
@@ -526,7 +590,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
     }
     let test_bpd = if opts.eval_test && !stopped {
         let test = load_dataset(&opts.dataset, usize::MAX, true)?;
-        Some(evaluate(&run.ema_weights()?, &test))
+        Some(evaluate(&run.exported_weights()?, &test))
     } else {
         None
     };
@@ -537,6 +601,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
         wall_s: wall_train,
         train_bpd: last_train,
         val_bpd: run.val_bpd,
+        exported: run.exported,
         test_bpd,
         model_path,
         images_per_s: rate,

@@ -224,7 +224,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
     println!(
         "done: {} steps, {} images, {:.0} s ({:.2} img/s this session); train {} / val {} / test {} \
-         bits/dim; model {}; peak RSS {:.0} MiB",
+         bits/dim; model {} ({} weights); peak RSS {:.0} MiB",
         s.steps,
         s.images_seen,
         s.wall_s,
@@ -233,6 +233,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         f(s.val_bpd),
         f(s.test_bpd),
         s.model_path.display(),
+        s.exported,
         crate::peak_rss_mib().unwrap_or(f64::NAN)
     );
     Ok(())
