@@ -155,6 +155,16 @@ pub enum ExportedWeights {
     },
 }
 
+impl ExportedWeights {
+    /// The `snailzip.train.weights` metadata value: `ema` or `raw`.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            ExportedWeights::Ema => "ema",
+            ExportedWeights::Raw { .. } => "raw",
+        }
+    }
+}
+
 impl std::fmt::Display for ExportedWeights {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -347,12 +357,8 @@ fn export(
     n_train: usize,
 ) -> Result<PathBuf> {
     let mut w = run.exported_weights()?;
-    let weights_kind = match run.exported {
-        ExportedWeights::Ema => "ema",
-        ExportedWeights::Raw { .. } => "raw",
-    };
     let meta = [
-        ("snailzip.train.weights", weights_kind.to_string()),
+        ("snailzip.train.weights", run.exported.tag().to_string()),
         ("snailzip.train.steps", run.step.to_string()),
         ("snailzip.train.images_seen", run.images_seen.to_string()),
         ("snailzip.train.wall_s", format!("{wall_s:.0}")),
@@ -563,9 +569,10 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
     let stopped = opts.stop.load(Ordering::Relaxed);
     if !stopped {
         let n = opts.final_val.min(val_set.len());
-        let mut v = evaluate(&run.ema_weights()?, &val_set.head(n));
+        let held_out = val_set.head(n);
+        let mut v = evaluate(&run.ema_weights()?, &held_out);
         if opts.cool_down.is_some() {
-            let raw = evaluate(&run.raw_weights()?, &val_set.head(n));
+            let raw = evaluate(&run.raw_weights()?, &held_out);
             if raw < v {
                 run.exported = ExportedWeights::Raw { ema_val_bpd: v };
                 v = raw;
