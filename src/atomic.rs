@@ -66,7 +66,9 @@ impl PendingFile {
         }
         self.tmp.as_file().sync_all()?;
         if self.overwrite {
-            self.tmp.persist(&self.path).map_err(|e| Error::Io(e.error))?;
+            self.tmp
+                .persist(&self.path)
+                .map_err(|e| Error::Io(e.error))?;
         } else {
             self.tmp
                 .persist_noclobber(&self.path)

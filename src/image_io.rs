@@ -49,7 +49,13 @@ impl Metadata {
     pub fn describe(&self) -> String {
         self.chunks
             .iter()
-            .map(|c| format!("{} ({} bytes)", String::from_utf8_lossy(&c.kind), c.data.len()))
+            .map(|c| {
+                format!(
+                    "{} ({} bytes)",
+                    String::from_utf8_lossy(&c.kind),
+                    c.data.len()
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -366,7 +372,9 @@ impl Image {
             return Err(Error::Format("PNG encoder wrote no chunks".into()));
         };
         if &ihdr.kind != b"IHDR" || &iend.kind != b"IEND" {
-            return Err(Error::Format("PNG encoder wrote an unexpected layout".into()));
+            return Err(Error::Format(
+                "PNG encoder wrote an unexpected layout".into(),
+            ));
         }
         let after_ihdr = ihdr.start + 12 + ihdr.data.len();
         let put = |out: &mut Vec<u8>, c: &Chunk| {

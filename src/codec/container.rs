@@ -432,8 +432,8 @@ fn read_metadata(r: &mut Reader<'_>) -> Result<Metadata> {
     if len == 0 {
         return Err(Error::Format("empty metadata section".into()));
     }
-    let len = usize::try_from(len)
-        .map_err(|_| Error::Format("metadata section is too long".into()))?;
+    let len =
+        usize::try_from(len).map_err(|_| Error::Format("metadata section is too long".into()))?;
     let section = r.take(len, "metadata")?;
     let mut s = Reader {
         bytes: section,
@@ -454,8 +454,8 @@ fn read_metadata(r: &mut Reader<'_>) -> Result<Metadata> {
             f => return Err(Error::Format(format!("metadata entry flag {f} is unknown"))),
         };
         let n = s.varint("metadata entry length")?;
-        let n = usize::try_from(n)
-            .map_err(|_| Error::Format("metadata entry is too long".into()))?;
+        let n =
+            usize::try_from(n).map_err(|_| Error::Format("metadata entry is too long".into()))?;
         let data = s.take(n, "metadata")?.to_vec();
         chunks.push(Chunk {
             kind,

@@ -408,7 +408,13 @@ pub fn decompress_many_with_metadata(
     if !empty.is_empty() {
         decoded.push(Ok(empty
             .iter()
-            .map(|&id| (id, empty_tile(color_of(id), tiles[id].h, tiles[id].w), Vec::new()))
+            .map(|&id| {
+                (
+                    id,
+                    empty_tile(color_of(id), tiles[id].h, tiles[id].w),
+                    Vec::new(),
+                )
+            })
             .collect()));
         progress(empty.len());
         groups.push(empty);
@@ -437,8 +443,12 @@ pub fn decompress_many_with_metadata(
                     let t = tiles[id];
                     if honest != payloads[id] && unfaithful[t.image].is_none() {
                         let last = last_tile[t.image] == id;
-                        unfaithful[t.image] =
-                            Some(describe_unfaithful(files[t.image], payloads[id], &honest, last));
+                        unfaithful[t.image] = Some(describe_unfaithful(
+                            files[t.image],
+                            payloads[id],
+                            &honest,
+                            last,
+                        ));
                     }
                     if let Ok(f) = &parsed[t.image] {
                         let (ch, width) = (f.header.color.channels(), f.header.width);

@@ -1,6 +1,8 @@
 mod bad_input;
 mod cli;
 mod determinism;
+mod habits;
+mod hostile;
 #[cfg(feature = "train")]
 mod parity;
 mod roundtrip;

@@ -357,7 +357,8 @@ enum Sink {
 fn open_sink(job: &Job, force: bool) -> anyhow::Result<Sink> {
     Ok(match &job.output {
         Dest::File(p) => Sink::File(
-            PendingFile::create(p, force).with_context(|| format!("cannot write {}", p.display()))?,
+            PendingFile::create(p, force)
+                .with_context(|| format!("cannot write {}", p.display()))?,
         ),
         Dest::Stdout => Sink::Stdout,
         Dest::Nothing => Sink::Nothing,
@@ -564,7 +565,10 @@ fn decompress_one(
         let size = format!("{}×{} {}", image.width, image.height, image.color.name());
         let t = start.elapsed().as_secs_f64();
         if mode == Mode::Test {
-            eprintln!("{}: OK, {size}, {bps:.3} bits/subpixel, {t:.2} s", job.input_name());
+            eprintln!(
+                "{}: OK, {size}, {bps:.3} bits/subpixel, {t:.2} s",
+                job.input_name()
+            );
         } else {
             eprintln!(
                 "{} -> {}: {size}, {} bytes ({bps:.3} bits/subpixel), {t:.2} s",

@@ -63,7 +63,12 @@ pub struct CodingArgs {
     pub paths: Vec<PathBuf>,
     /// Output: a file for one input (`-` for standard output), or a folder (created if
     /// missing) for several inputs, folders, -r, or an existing folder.
-    #[arg(short = 'o', long = "output", visible_alias = "output-dir", value_name = "PATH")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        visible_alias = "output-dir",
+        value_name = "PATH"
+    )]
     pub output: Option<PathBuf>,
     /// Write to standard output (one input).
     #[arg(short = 'c', long = "stdout", conflicts_with = "output")]

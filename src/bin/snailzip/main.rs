@@ -216,12 +216,7 @@ fn info(inputs: &[PathBuf], model: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn info_file(
-    input: &Path,
-    weights: &Weights,
-    model_name: &str,
-    id: &str,
-) -> anyhow::Result<()> {
+fn info_file(input: &Path, weights: &Weights, model_name: &str, id: &str) -> anyhow::Result<()> {
     let bytes = read_input(input)?;
     // describing a header costs nothing, so any size the format allows is shown
     let file = container::read(&bytes, &container::Limits::format_maximum())
