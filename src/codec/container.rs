@@ -484,14 +484,55 @@ mod tests {
     #[test]
     fn round_trip() {
         let h = header(70, 33);
-        let payloads: Vec<Vec<u8>> = (0..6).map(|i| vec![i as u8; i * 50]).collect();
+        let payloads: Vec<Vec<u8>> = (0..6).map(|i| vec![i as u8; i * 10]).collect();
         let bytes = write(&h, &payloads);
         let c = read(&bytes, &Limits::default()).unwrap();
         assert_eq!(c.header, h);
+        assert_eq!((c.version, c.metadata.is_empty()), (2, true));
         assert_eq!(c.payloads.len(), 6);
         for (a, b) in c.payloads.iter().zip(&payloads) {
             assert_eq!(*a, b.as_slice());
         }
+    }
+
+    #[test]
+    fn metadata_section_layout() {
+        let h = header(32, 32);
+        let metadata = Metadata {
+            chunks: vec![
+                Chunk {
+                    kind: *b"gAMA",
+                    after_image: false,
+                    data: vec![0, 0, 0xb1, 0x8f],
+                },
+                Chunk {
+                    kind: *b"tEXt",
+                    after_image: true,
+                    data: b"k\0v".to_vec(),
+                },
+            ],
+        };
+        let bytes = write_with_metadata(&h, &metadata, &[vec![5; 20]]);
+        // version 3; after the 15-byte v2 header: length 19, then the two entries
+        assert_eq!(bytes[3], 3);
+        assert_eq!(
+            &bytes[15..35],
+            b"\x13gAMA\x00\x04\x00\x00\xb1\x8ftEXt\x01\x03k\x00v"
+        );
+        assert_eq!(bytes.len(), 15 + 20 + 20);
+        let c = read(&bytes, &Limits::default()).unwrap();
+        assert_eq!((c.version, &c.metadata), (3, &metadata));
+        assert_eq!(c.payloads, vec![&[5u8; 20][..]]);
+        // the same image without metadata is the version 2 file
+        assert_eq!(
+            write_with_metadata(&h, &Metadata::default(), &[vec![5; 20]]),
+            write(&h, &[vec![5; 20]])
+        );
+        // an empty section is not canonical
+        let mut empty = bytes[..15].to_vec();
+        empty.push(0);
+        empty.extend_from_slice(&[5; 20]);
+        assert!(matches!(read(&empty, &Limits::default()), Err(Error::Format(_))));
     }
 
     #[test]
