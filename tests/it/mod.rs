@@ -1,6 +1,7 @@
 mod bad_input;
 mod cli;
 mod determinism;
+mod fuzz_seeds;
 mod habits;
 mod hostile;
 #[cfg(feature = "train")]
