@@ -3,7 +3,7 @@
 //! temporary file can be created before any work ([`PendingFile::create`]), so that an
 //! unwritable or missing output folder is reported at once rather than after a long encode.
 
-use std::io::Write;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -49,13 +49,28 @@ impl PendingFile {
         })
     }
 
+    /// Claims `bytes` of disk space now (by writing zeros), so that a full disk is reported
+    /// before the work rather than after it. Callers pass a low estimate of the output size.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the space cannot be written.
+    pub fn reserve(&mut self, bytes: u64) -> Result<()> {
+        let file = self.tmp.as_file_mut();
+        std::io::copy(&mut std::io::repeat(0).take(bytes), file)?;
+        file.flush()?;
+        file.rewind()?;
+        Ok(())
+    }
+
     /// Writes `bytes`, flushes them to disk and renames the file onto its path.
     ///
     /// # Errors
     /// [`Error::Io`] if writing (for example on a full disk) or renaming fails; the
     /// temporary file is removed and `path` is untouched.
     pub fn commit(mut self, bytes: &[u8]) -> Result<()> {
+        self.tmp.rewind()?;
         self.tmp.write_all(bytes)?;
+        self.tmp.as_file().set_len(bytes.len() as u64)?;
         // temporary files are created private (0600); outputs get ordinary permissions
         #[cfg(unix)]
         {
@@ -175,6 +190,17 @@ mod tests {
             .commit(b"x")
             .unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"x");
+        // reserved space is claimed at once and gives way to the real bytes
+        let q = dir.path().join("reserved.bin");
+        let mut pending = PendingFile::create(&q, false).unwrap();
+        pending.reserve(10_000).unwrap();
+        let tmp_len: Vec<u64> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .collect();
+        assert!(tmp_len.contains(&10_000), "{tmp_len:?}");
+        pending.commit(b"abc").unwrap();
+        assert_eq!(std::fs::read(&q).unwrap(), b"abc");
     }
 
     #[test]

@@ -11,8 +11,7 @@ mod common;
 fuzz_target!(|data: &[u8]| {
     let engine = common::tiny();
     let options = common::options();
-    if let Ok((image, metadata)) =
-        codec::decompress_with_metadata(data, engine, &options, &|_| {})
+    if let Ok((image, metadata)) = codec::decompress_with_metadata(data, engine, &options, &|_| {})
     {
         let again = codec::compress_many_with_metadata(
             std::slice::from_ref(&image),
@@ -24,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
         .unwrap();
         // version 1 files decode but are written as version 2/3
         if data[3] != 1 {
-            assert_eq!(again[0].0, data, "a decodable file is not what the encoder writes");
+            assert_eq!(
+                again[0].0, data,
+                "a decodable file is not what the encoder writes"
+            );
         }
     }
 });

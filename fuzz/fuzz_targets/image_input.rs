@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
         ..Limits::default()
     };
     if let Ok(decoded) = Image::decode_with_metadata(data, &limits) {
-        let png = decoded.image.to_png_with_metadata(&decoded.metadata).unwrap();
+        let png = decoded
+            .image
+            .to_png_with_metadata(&decoded.metadata)
+            .unwrap();
         let back = Image::decode_with_metadata(&png, &limits).unwrap();
         assert_eq!(back.image, decoded.image);
         assert_eq!(back.metadata, decoded.metadata);

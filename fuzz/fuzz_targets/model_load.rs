@@ -11,7 +11,8 @@ fuzz_target!(|data: &[u8]| {
         if weights.config().parameter_count() < 200_000 {
             let engine = Engine::new(&weights);
             let image = Image::new(3, 2, ColorType::Rgb, (0..18).collect()).unwrap();
-            let (bytes, _) = codec::compress(&image, &engine, &Options::default(), &|_| {}).unwrap();
+            let (bytes, _) =
+                codec::compress(&image, &engine, &Options::default(), &|_| {}).unwrap();
             let back = codec::decompress(&bytes, &engine, &Options::default(), &|_| {}).unwrap();
             assert_eq!(back, image);
         }

@@ -532,7 +532,10 @@ mod tests {
         let mut empty = bytes[..15].to_vec();
         empty.push(0);
         empty.extend_from_slice(&[5; 20]);
-        assert!(matches!(read(&empty, &Limits::default()), Err(Error::Format(_))));
+        assert!(matches!(
+            read(&empty, &Limits::default()),
+            Err(Error::Format(_))
+        ));
     }
 
     #[test]

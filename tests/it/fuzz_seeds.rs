@@ -40,7 +40,11 @@ fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
         }],
     };
     for (k, img) in images.iter().enumerate() {
-        let meta = if k == 2 { text.clone() } else { Metadata::default() };
+        let meta = if k == 2 {
+            text.clone()
+        } else {
+            Metadata::default()
+        };
         let file = codec::compress_many_with_metadata(
             std::slice::from_ref(img),
             std::slice::from_ref(&meta),
@@ -64,7 +68,12 @@ fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
         tail.extend_from_slice(&file[header_end..]);
         out.push(("decompress_header", format!("tail{k}"), tail));
         // roundtrip: size, layout, metadata flags, then pixels
-        let mut rt = vec![img.width as u8 - 1, img.height as u8 - 1, img.color.code() - 1, k as u8];
+        let mut rt = vec![
+            img.width as u8 - 1,
+            img.height as u8 - 1,
+            img.color.code() - 1,
+            k as u8,
+        ];
         rt.extend(img.data.iter().take(64));
         out.push(("roundtrip", format!("image{k}"), rt));
     }
@@ -74,7 +83,11 @@ fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
     out.push(("decompress_builtin", "file0.snz".into(), file));
     let png = images[0].to_png().unwrap();
     out.push(("image_input", "plain.png".into(), png.clone()));
-    out.push(("image_input", "metadata.png".into(), png_with_metadata(&images[2])));
+    out.push((
+        "image_input",
+        "metadata.png".into(),
+        png_with_metadata(&images[2]),
+    ));
     out.push((
         "image_input",
         "animated.png".into(),
@@ -87,7 +100,11 @@ fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
         ("image.qoi", image::ImageFormat::Qoi),
         ("image.tif", image::ImageFormat::Tiff),
     ] {
-        let img = if name.ends_with("pgm") { &images[3] } else { &images[0] };
+        let img = if name.ends_with("pgm") {
+            &images[3]
+        } else {
+            &images[0]
+        };
         out.push(("image_input", name.into(), img.encode(format).unwrap()));
     }
     out.push(("model_load", "tiny.safetensors".into(), weights.to_bytes()));

@@ -354,12 +354,16 @@ enum Sink {
     Nothing,
 }
 
-fn open_sink(job: &Job, force: bool) -> anyhow::Result<Sink> {
+/// Opens the output of `job`; for a file, claims `reserve` bytes of disk space at once (a
+/// low estimate of the output size), so that a full disk is reported before the work.
+fn open_sink(job: &Job, force: bool, reserve: u64) -> anyhow::Result<Sink> {
     Ok(match &job.output {
-        Dest::File(p) => Sink::File(
-            PendingFile::create(p, force)
-                .with_context(|| format!("cannot write {}", p.display()))?,
-        ),
+        Dest::File(p) => {
+            let context = || format!("cannot write {}", p.display());
+            let mut pending = PendingFile::create(p, force).with_context(context)?;
+            pending.reserve(reserve).with_context(context)?;
+            Sink::File(pending)
+        }
         Dest::Stdout => Sink::Stdout,
         Dest::Nothing => Sink::Nothing,
     })
@@ -484,8 +488,9 @@ fn compress_one(
 ) -> anyhow::Result<()> {
     let (decoded, in_bytes) = read_image(job, opts)?;
     dropped_note(job, &decoded, args.strip, quiet);
-    let sink = open_sink(job, args.force)?;
     let image = &decoded.image;
+    // a compressed file rarely takes less than 1 bit per subpixel
+    let sink = open_sink(job, args.force, image.subpixels() as u64 / 8)?;
     let tiles = image.width.div_ceil(snailzip::config::TILE)
         * image.height.div_ceil(snailzip::config::TILE);
     let bar = progress_bar(tiles, quiet, "compressing", "tiles");
@@ -543,7 +548,9 @@ fn decompress_one(
     let header = codec::check_model(&bytes, engine, &opts.limits)
         .map_err(lib_error)
         .with_context(context)?;
-    let sink = open_sink(job, args.force)?;
+    // a PNG rarely takes less than 1 bit per subpixel
+    let subpixels = header.width * header.height * header.color.channels();
+    let sink = open_sink(job, args.force, subpixels as u64 / 8)?;
     let (tx, ty) = header.tile_grid();
     let bar = progress_bar(tx * ty, quiet, "decompressing", "tiles");
     let start = Instant::now();
@@ -631,8 +638,8 @@ fn compress_many(
         let seconds = start.elapsed().as_secs_f64();
         for ((j, decoded, in_bytes), (bytes, _)) in chunk.iter().zip(files) {
             let job = &jobs[*j];
-            let written =
-                open_sink(job, args.force).and_then(|sink| finish(job, sink, &bytes, args.remove));
+            let written = open_sink(job, args.force, 0)
+                .and_then(|sink| finish(job, sink, &bytes, args.remove));
             match written {
                 Ok(()) => {
                     let img = &decoded.image;
@@ -722,7 +729,7 @@ fn decompress_many(
                     _ if args.strip => img.to_png()?,
                     _ => img.to_png_with_metadata(&metadata)?,
                 };
-                let sink = open_sink(job, args.force)?;
+                let sink = open_sink(job, args.force, 0)?;
                 finish(job, sink, &png, args.remove)?;
                 Ok((img, png.len()))
             });
