@@ -197,3 +197,16 @@ pub struct SampleArgs {
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn flags_are_consistent() {
+        // clap checks these only in debug builds; run them in every build
+        Cli::command().debug_assert();
+    }
+}

@@ -356,3 +356,37 @@ fn sample(args: &cli::SampleArgs) -> anyhow::Result<()> {
     atomic_write(&args.output, &grid.to_png()?, args.force)
         .with_context(|| format!("cannot write {}", args.output.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forms(args: &[&str]) -> Vec<String> {
+        let args = args.iter().map(OsString::from).collect();
+        short_forms(args)
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn gzip_short_forms() {
+        assert_eq!(forms(&["s", "-d", "a.snz"]), ["s", "decompress", "a.snz"]);
+        assert_eq!(forms(&["s", "-t", "a.snz"]), ["s", "decompress", "--test", "a.snz"]);
+        assert_eq!(forms(&["s", "-dc", "a.snz"]), ["s", "decompress", "-c", "a.snz"]);
+        assert_eq!(forms(&["s", "-tv", "a"]), ["s", "decompress", "-tv", "a"]);
+        assert_eq!(forms(&["s", "--decompress", "a"]), ["s", "decompress", "a"]);
+        // everything else is left to clap
+        assert_eq!(forms(&["s", "compress", "-d"]), ["s", "compress", "-d"]);
+        assert_eq!(forms(&["s", "-j", "2", "info"]), ["s", "-j", "2", "info"]);
+        assert_eq!(forms(&["s", "-dj"]), ["s", "-dj"]);
+        assert_eq!(forms(&["s"]), ["s"]);
+        let cli = Cli::try_parse_from(forms(&["s", "-dkf", "a.snz"])).unwrap();
+        match cli.command {
+            Command::Decompress(a) => {
+                assert!(a.coding.keep && a.coding.force && !a.test);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
