@@ -372,8 +372,14 @@ mod tests {
     #[test]
     fn gzip_short_forms() {
         assert_eq!(forms(&["s", "-d", "a.snz"]), ["s", "decompress", "a.snz"]);
-        assert_eq!(forms(&["s", "-t", "a.snz"]), ["s", "decompress", "--test", "a.snz"]);
-        assert_eq!(forms(&["s", "-dc", "a.snz"]), ["s", "decompress", "-c", "a.snz"]);
+        assert_eq!(
+            forms(&["s", "-t", "a.snz"]),
+            ["s", "decompress", "--test", "a.snz"]
+        );
+        assert_eq!(
+            forms(&["s", "-dc", "a.snz"]),
+            ["s", "decompress", "-c", "a.snz"]
+        );
         assert_eq!(forms(&["s", "-tv", "a"]), ["s", "decompress", "-tv", "a"]);
         assert_eq!(forms(&["s", "--decompress", "a"]), ["s", "decompress", "a"]);
         // everything else is left to clap
