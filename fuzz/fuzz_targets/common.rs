@@ -1,4 +1,5 @@
 //! Shared by the fuzz targets: a tiny model and limits that keep one execution short.
+#![allow(dead_code)]
 
 use std::sync::OnceLock;
 
@@ -12,14 +13,19 @@ pub fn tiny() -> &'static Engine {
     ENGINE.get_or_init(|| Engine::new(&Weights::random(&Config::tiny(), 7)))
 }
 
-/// At most 64×64 pixels of decoding per execution: crafted files cannot make one execution
+/// At most `max_pixels` of decoding per execution: crafted files cannot make one execution
 /// slow (the library's default limit allows minutes).
-pub fn options() -> Options {
+pub fn options_for(max_pixels: u64) -> Options {
     Options {
         limits: Limits {
-            max_pixels: 64 * 64,
+            max_pixels,
             ..Limits::default()
         },
         ..Options::default()
     }
+}
+
+/// [`options_for`] 32×32 pixels (one tile), for the tiny model.
+pub fn options() -> Options {
+    options_for(32 * 32)
 }

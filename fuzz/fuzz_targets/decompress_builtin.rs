@@ -1,5 +1,6 @@
 //! Arbitrary bytes into `decompress` with the built-in model (the one users have). Inputs
-//! that start with the built-in model's id get past the model check.
+//! that start with the built-in model's id get past the model check; at most 16×16 pixels
+//! (the built-in model is slow under the sanitizer).
 #![no_main]
 
 use std::sync::OnceLock;
@@ -13,5 +14,5 @@ mod common;
 fuzz_target!(|data: &[u8]| {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     let engine = ENGINE.get_or_init(|| Engine::new(&builtin::weights().unwrap()));
-    let _ = codec::decompress_with_metadata(data, engine, &common::options(), &|_| {});
+    let _ = codec::decompress_with_metadata(data, engine, &common::options_for(16 * 16), &|_| {});
 });

@@ -14,8 +14,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let engine = common::tiny();
-    let width = 1 + data[0] as u64 % 64;
-    let height = 1 + data[1] as u64 % 64;
+    let width = 1 + data[0] as u64 % 32;
+    let height = 1 + data[1] as u64 % 32;
     let color = 1 + data[2] % 4;
     let version = if data[2] & 0x80 != 0 { 3 } else { 2 };
     let mut file = b"SNZ".to_vec();

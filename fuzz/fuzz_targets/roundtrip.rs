@@ -14,8 +14,8 @@ fuzz_target!(|data: &[u8]| {
     if data.len() < 4 {
         return;
     }
-    let width = 1 + data[0] as usize % 48;
-    let height = 1 + data[1] as usize % 48;
+    let width = 1 + data[0] as usize % 24;
+    let height = 1 + data[1] as usize % 24;
     let color = ColorType::from_code(1 + data[2] % 4).unwrap();
     let n = width * height * color.channels();
     let rest = &data[4..];

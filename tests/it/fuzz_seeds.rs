@@ -27,10 +27,10 @@ fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
     let mut out = Vec::new();
     let o = Options::default();
     let images = [
-        structured(40, 20, ColorType::Rgb, 1),
+        structured(30, 20, ColorType::Rgb, 1),
         structured(9, 9, ColorType::GrayAlpha, 2),
-        structured(33, 3, ColorType::Rgba, 3),
-        structured(5, 40, ColorType::Gray, 4),
+        structured(24, 3, ColorType::Rgba, 3),
+        structured(5, 20, ColorType::Gray, 4),
     ];
     let text = Metadata {
         chunks: vec![Chunk {
@@ -79,7 +79,8 @@ fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     // the built-in model's files start with its id: a real one, cut short
     let builtin = Engine::new(&snailzip::builtin::weights().unwrap());
-    let (file, _) = codec::compress(&images[0], &builtin, &o, &|_| {}).unwrap();
+    let small = structured(12, 10, ColorType::Rgb, 5);
+    let (file, _) = codec::compress(&small, &builtin, &o, &|_| {}).unwrap();
     out.push(("decompress_builtin", "file0.snz".into(), file));
     let png = images[0].to_png().unwrap();
     out.push(("image_input", "plain.png".into(), png.clone()));
