@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use snailzip::codec;
-use snailzip::{atomic_write, Engine, Image};
+use snailzip::{atomic_write, Image};
 
 use crate::cli::CodingArgs;
-use crate::{load_model, options, progress_bar, read_input};
+use crate::{options, progress_bar, read_input};
 
 /// Images per chunk: enough 32×32 images to fill every thread's batches, few enough that
 /// large photos are not all held in memory at once.
@@ -107,8 +107,7 @@ pub fn compress(
     let dir = dir.context("batch mode needs -o DIR")?;
     let jobs = plan(&expand(paths, &IMAGE_EXTENSIONS)?, dir, true, args.force)?;
     let opts = options(args)?;
-    let (weights, _) = load_model(args.model.as_deref())?;
-    let engine = Engine::new(&weights);
+    let models = crate::models::Models::load(args.model.as_deref())?;
     let bar = progress_bar(jobs.len(), quiet, "compressing", "files");
     let mut failures = 0;
     let mut k = 0;
@@ -135,8 +134,8 @@ pub fn compress(
             }
             k += 1;
         }
-        let files = codec::compress_many(&images, &engine, &opts, &|_| {})?;
-        for (&j, (bytes, _)) in ids.iter().zip(files) {
+        let files = codec::compress_choosing(&images, &models.refs(), &opts, &|_| {})?;
+        for (&j, (bytes, _, _)) in ids.iter().zip(files) {
             let out = &jobs[j].1;
             if let Err(e) = atomic_write(out, &bytes, args.force) {
                 bar.suspend(|| eprintln!("snailzip: error: cannot write {}: {e}", out.display()));
@@ -159,8 +158,7 @@ pub fn decompress(
     let dir = dir.context("batch mode needs -o DIR")?;
     let jobs = plan(&expand(paths, &["snz"])?, dir, false, args.force)?;
     let opts = options(args)?;
-    let (weights, _) = load_model(args.model.as_deref())?;
-    let engine = Engine::new(&weights);
+    let models = crate::models::Models::load(args.model.as_deref())?;
     let bar = progress_bar(jobs.len(), quiet, "decompressing", "files");
     let mut failures = 0;
     // compressed files are small; a chunk is bounded by count
@@ -177,7 +175,7 @@ pub fn decompress(
             }
         }
         let refs: Vec<&[u8]> = files.iter().map(|(_, b)| b.as_slice()).collect();
-        let decoded = codec::decompress_many(&refs, &engine, &opts, &|_| {});
+        let decoded = codec::decompress_choosing(&refs, &models.refs(), &opts, &|_| {});
         for ((j, _), result) in files.iter().zip(decoded) {
             let (input, out) = &chunk[*j];
             let written = result

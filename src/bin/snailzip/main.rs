@@ -2,6 +2,7 @@
 
 mod batch;
 mod cli;
+mod models;
 #[cfg(feature = "train")]
 mod train_cmd;
 
@@ -96,6 +97,13 @@ fn is_stdio(p: &Path) -> bool {
 
 pub(crate) fn load_model(path: Option<&Path>) -> anyhow::Result<(Weights, String)> {
     match path {
+        Some(p) if models::is_builtin_name(p) => {
+            let m = builtin::find(&p.to_string_lossy())?;
+            Ok((
+                m.weights()?,
+                format!("built-in model {} ({})", m.name, m.file),
+            ))
+        }
         Some(p) => {
             let w =
                 Weights::load(p).with_context(|| format!("cannot load model {}", p.display()))?;
@@ -207,19 +215,24 @@ fn compress(
     let bytes = read_input(input)?;
     let image = Image::decode(&bytes, opts.limits.max_pixels)
         .with_context(|| format!("cannot read image {}", input.display()))?;
-    let (weights, model_name) = load_model(args.model.as_deref())?;
-    let engine = Engine::new(&weights);
+    let models = models::Models::load(args.model.as_deref())?;
     let tiles = image.width.div_ceil(snailzip::config::TILE)
         * image.height.div_ceil(snailzip::config::TILE);
     let bar = progress_bar(tiles, quiet, "compressing", "tiles");
     let start = Instant::now();
-    let (snz, stats) = codec::compress(&image, &engine, &opts, &|n| bar.inc(n as u64))?;
+    let (snz, stats, chosen) =
+        codec::compress_choosing(std::slice::from_ref(&image), &models.refs(), &opts, &|n| {
+            bar.inc(n as u64)
+        })?
+        .pop()
+        .expect("one image in, one file out");
+    let model_name = &models.names[chosen];
     bar.finish_and_clear();
     out.write(&snz, args.force)?;
     if !quiet {
         let sub = image.subpixels() as f64;
         eprintln!(
-            "{} -> {}: {}×{} {}, {} bytes, {:.3} bits/subpixel (model NLL {:.3}), {:.2} s [{}]",
+            "{} -> {}: {}×{} {}, {} bytes, {:.3} bits/subpixel (model NLL {:.3}), {:.2} s [model {}]",
             input.display(),
             out.name(),
             image.width,
@@ -258,15 +271,17 @@ fn decompress(
     out.check(args.force)?;
     let opts = options(args)?;
     let bytes = read_input(input)?;
-    let (weights, _) = load_model(args.model.as_deref())?;
-    let engine = Engine::new(&weights);
-    let header = codec::check_model(&bytes, &engine, &opts.limits)
+    let models = models::Models::load(args.model.as_deref())?;
+    let (header, _) = container::read_header(&bytes, &opts.limits)
         .with_context(|| format!("cannot decompress {}", input.display()))?;
     let (tx, ty) = header.tile_grid();
     let bar = progress_bar(tx * ty, quiet, "decompressing", "tiles");
     let start = Instant::now();
-    let image = codec::decompress(&bytes, &engine, &opts, &|n| bar.inc(n as u64))
-        .with_context(|| format!("cannot decompress {}", input.display()))?;
+    let image =
+        codec::decompress_choosing(&[&bytes], &models.refs(), &opts, &|n| bar.inc(n as u64))
+            .pop()
+            .expect("one file in, one result out")
+            .with_context(|| format!("cannot decompress {}", input.display()))?;
     bar.finish_and_clear();
     let png = image.to_png()?;
     out.write(&png, args.force)?;
@@ -285,14 +300,38 @@ fn decompress(
 }
 
 fn info(input: Option<&Path>, model: Option<&Path>) -> anyhow::Result<()> {
-    let (weights, model_name) = load_model(model)?;
-    let id = snailzip::error::hex_id(&weights.id());
+    if input.is_none() && model.is_none() {
+        println!(
+            "built-in models (compress chooses per image; a file's model id names its model):"
+        );
+        for m in builtin::models() {
+            let w = m.weights()?;
+            println!(
+                "  {:<7} {}  {}, {} parameters, {} ({})",
+                m.name,
+                snailzip::error::hex_id(&w.id()),
+                m.about,
+                w.config().parameter_count(),
+                m.file,
+                w.metadata()
+                    .get("snailzip.train.images_seen")
+                    .map_or("untrained".to_string(), |n| format!("{n} training images")),
+            );
+        }
+        println!("(`snailzip info --model NAME` describes one)");
+        return Ok(());
+    }
     if let Some(input) = input {
         let bytes = read_input(input)?;
         let limits = container::Limits::default();
         let file = container::read(&bytes, &limits)
             .with_context(|| format!("cannot read {}", input.display()))?;
+        let candidates = models::Models::load(model)?;
         let h = &file.header;
+        let found = candidates
+            .engines
+            .iter()
+            .position(|e| h.model_id.matches(&e.id()));
         let sub = h.width * h.height * h.color.channels();
         println!("file:        {}", input.display());
         println!("size:        {}×{} {}", h.width, h.height, h.color.name());
@@ -308,23 +347,32 @@ fn info(input: Option<&Path>, model: Option<&Path>) -> anyhow::Result<()> {
             h.tile
         );
         println!("checksum:    {:08x} (CRC-32 of pixels)", h.checksum);
-        let matches = if h.model_id.matches(&weights.id()) {
-            "matches"
-        } else {
-            "DIFFERS from"
-        };
-        println!("model id:    {} ({matches} {model_name}, {id})", h.model_id);
-    } else {
-        let c = weights.config();
-        println!("model:       {model_name}");
-        println!("model id:    {id}");
-        println!("config:      {c}");
-        println!("parameters:  {}", c.parameter_count());
-        for (k, v) in weights.metadata() {
-            if k != snailzip::weights::META_CONFIG && k != snailzip::weights::META_FORMAT {
-                let name = k.strip_prefix("snailzip.").unwrap_or(k);
-                println!("{name}: {v}");
-            }
+        match found {
+            Some(k) => println!(
+                "model id:    {} (model {}, {})",
+                h.model_id,
+                candidates.names[k],
+                snailzip::error::hex_id(&candidates.engines[k].id())
+            ),
+            None => println!(
+                "model id:    {} (NOT {}: this file needs another model)",
+                h.model_id,
+                candidates.names.join(" or ")
+            ),
+        }
+        return Ok(());
+    }
+    let (weights, model_name) = load_model(model)?;
+    let id = snailzip::error::hex_id(&weights.id());
+    let c = weights.config();
+    println!("model:       {model_name}");
+    println!("model id:    {id}");
+    println!("config:      {c}");
+    println!("parameters:  {}", c.parameter_count());
+    for (k, v) in weights.metadata() {
+        if k != snailzip::weights::META_CONFIG && k != snailzip::weights::META_FORMAT {
+            let name = k.strip_prefix("snailzip.").unwrap_or(k);
+            println!("{name}: {v}");
         }
     }
     Ok(())
@@ -371,11 +419,10 @@ fn bench(args: &cli::BenchArgs, quiet: bool) -> anyhow::Result<()> {
     };
     for codec in &args.codecs {
         if codec == "snailzip" {
-            let (weights, model_name) = load_model(args.model.as_deref())?;
+            let models = models::Models::load(args.model.as_deref())?;
             if !quiet {
-                eprintln!("snailzip model: {model_name}");
+                eprintln!("snailzip models: {}", models.names.join(", "));
             }
-            let engine = Engine::new(&weights);
             let options = Options {
                 batch: args.batch,
                 ..Options::default()
@@ -383,7 +430,14 @@ fn bench(args: &cli::BenchArgs, quiet: bool) -> anyhow::Result<()> {
             let b = bar("snailzip");
             // pool small images so that their tiles share batched products
             let chunk = (args.batch * threads * 4).max(1);
-            let r = bench::run_snailzip(&corpus, &engine, &options, chunk, &|k| b.inc(k as u64))?;
+            let r = bench::run_snailzip(
+                &corpus,
+                &models.refs(),
+                &models.names,
+                &options,
+                chunk,
+                &|k| b.inc(k as u64),
+            )?;
             b.finish_and_clear();
             results.push(r);
         } else if let Some(peer) = bench::peers::all().into_iter().find(|p| p.name == codec) {
