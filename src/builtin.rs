@@ -4,7 +4,9 @@
 //! (`models/default.safetensors`, trained on CIFAR-10's 32×32 images) and `photo`
 //! (`models/photo.safetensors`, trained on photographs). Compression tries them all on a
 //! sample of each image's tiles and keeps the smaller ([`crate::codec::compress_choosing`]);
-//! a file's model id names the one that decodes it. Without any embedded model the fallback
+//! a file's model id names the one that decodes it. Models that shipped earlier and were
+//! replaced stay embedded as *retired* models ([`retired`]): never used to compress, they
+//! decode the files they wrote. Without any embedded model the fallback
 //! is a clearly named *untrained* stand-in: deterministic random weights of the `base`
 //! config, which codes correctly but compresses poorly.
 
@@ -78,13 +80,33 @@ pub fn models() -> Vec<Builtin> {
     out
 }
 
-/// The built-in model called `name` (`default` is another name for `cifar`).
+/// Models that shipped as built-ins and were replaced: decode-only, so that every file a
+/// released `snailzip` wrote keeps decoding.
+pub fn retired() -> Vec<Builtin> {
+    vec![
+        Builtin {
+            name: "cifar-64k",
+            file: "models/retired/cifar-64k.safetensors",
+            about: "retired (decode only): CIFAR-10 model shipped at 64,000 images, id 052305fd5e2f1d96",
+            bytes: Some(include_bytes!("../models/retired/cifar-64k.safetensors")),
+        },
+        Builtin {
+            name: "cifar-157k",
+            file: "models/retired/cifar-157k.safetensors",
+            about: "retired (decode only): CIFAR-10 model shipped at 157,168 images, id a23b242e5f51f534",
+            bytes: Some(include_bytes!("../models/retired/cifar-157k.safetensors")),
+        },
+    ]
+}
+
+/// The built-in model called `name`, current or retired (`default` is another name for
+/// `cifar`).
 ///
 /// # Errors
 /// [`Error::Usage`] listing the built-in names if there is none of that name.
 pub fn find(name: &str) -> Result<Builtin> {
     let name = if name == "default" { "cifar" } else { name };
-    let all = models();
+    let all: Vec<Builtin> = models().into_iter().chain(retired()).collect();
     all.iter().find(|m| m.name == name).copied().ok_or_else(|| {
         let names: Vec<&str> = all.iter().map(|m| m.name).collect();
         Error::Usage(format!(

@@ -1,6 +1,7 @@
 mod bad_input;
 mod cli;
 mod determinism;
+mod models;
 #[cfg(feature = "train")]
 mod parity;
 mod roundtrip;

@@ -158,7 +158,7 @@ pub fn decompress(
     let dir = dir.context("batch mode needs -o DIR")?;
     let jobs = plan(&expand(paths, &["snz"])?, dir, false, args.force)?;
     let opts = options(args)?;
-    let models = crate::models::Models::load(args.model.as_deref())?;
+    let models = crate::models::Models::load_to_decode(args.model.as_deref())?;
     let bar = progress_bar(jobs.len(), quiet, "decompressing", "files");
     let mut failures = 0;
     // compressed files are small; a chunk is bounded by count

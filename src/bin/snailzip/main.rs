@@ -271,7 +271,7 @@ fn decompress(
     out.check(args.force)?;
     let opts = options(args)?;
     let bytes = read_input(input)?;
-    let models = models::Models::load(args.model.as_deref())?;
+    let models = models::Models::load_to_decode(args.model.as_deref())?;
     let (header, _) = container::read_header(&bytes, &opts.limits)
         .with_context(|| format!("cannot decompress {}", input.display()))?;
     let (tx, ty) = header.tile_grid();
@@ -307,7 +307,7 @@ fn info(input: Option<&Path>, model: Option<&Path>) -> anyhow::Result<()> {
         for m in builtin::models() {
             let w = m.weights()?;
             println!(
-                "  {:<7} {}  {}, {} parameters, {} ({})",
+                "  {:<10} {}  {}, {} parameters, {} ({})",
                 m.name,
                 snailzip::error::hex_id(&w.id()),
                 m.about,
@@ -318,6 +318,9 @@ fn info(input: Option<&Path>, model: Option<&Path>) -> anyhow::Result<()> {
                     .map_or("untrained".to_string(), |n| format!("{n} training images")),
             );
         }
+        for m in builtin::retired() {
+            println!("  {:<10} {}", m.name, m.about);
+        }
         println!("(`snailzip info --model NAME` describes one)");
         return Ok(());
     }
@@ -326,7 +329,7 @@ fn info(input: Option<&Path>, model: Option<&Path>) -> anyhow::Result<()> {
         let limits = container::Limits::default();
         let file = container::read(&bytes, &limits)
             .with_context(|| format!("cannot read {}", input.display()))?;
-        let candidates = models::Models::load(model)?;
+        let candidates = models::Models::load_to_decode(model)?;
         let h = &file.header;
         let found = candidates
             .engines
@@ -349,7 +352,7 @@ fn info(input: Option<&Path>, model: Option<&Path>) -> anyhow::Result<()> {
         println!("checksum:    {:08x} (CRC-32 of pixels)", h.checksum);
         match found {
             Some(k) => println!(
-                "model id:    {} (model {}, {})",
+                "model id:    {} (matches model {}, {})",
                 h.model_id,
                 candidates.names[k],
                 snailzip::error::hex_id(&candidates.engines[k].id())

@@ -15,8 +15,19 @@ pub(crate) struct Models {
 }
 
 impl Models {
-    /// `None`: all built-in models; a built-in name: that one; else a model file.
+    /// `None`: all current built-in models (to compress); a built-in name: that one; else a
+    /// model file.
     pub fn load(model: Option<&Path>) -> anyhow::Result<Models> {
+        Models::load_for(model, false)
+    }
+
+    /// As [`Models::load`], with the retired built-in models too when `model` is `None`
+    /// (to decode any file a released snailzip wrote).
+    pub fn load_to_decode(model: Option<&Path>) -> anyhow::Result<Models> {
+        Models::load_for(model, true)
+    }
+
+    fn load_for(model: Option<&Path>, retired: bool) -> anyhow::Result<Models> {
         let mut out = Models {
             engines: Vec::new(),
             names: Vec::new(),
@@ -27,7 +38,12 @@ impl Models {
         };
         match model {
             None => {
-                for m in builtin::models() {
+                let old = if retired {
+                    builtin::retired()
+                } else {
+                    Vec::new()
+                };
+                for m in builtin::models().into_iter().chain(old) {
                     add(&m.weights()?, m.name.to_string());
                 }
             }
