@@ -39,7 +39,7 @@ pub mod model;
 #[cfg(feature = "train")]
 pub mod train;
 
-pub use atomic::atomic_write;
+pub use atomic::{atomic_write, PendingFile};
 pub use codec::{compress, decompress};
 pub use config::Config;
 pub use engine::Engine;

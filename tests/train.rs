@@ -124,8 +124,8 @@ fn cli_trains_tiny_model_and_resumes() {
     std::fs::write(out.path().join("in.png"), img.to_png().unwrap()).unwrap();
     let model_path = out.path().join("model.safetensors");
     for args in [
-        ["compress", "in.png", "in.snz"],
-        ["decompress", "in.snz", "back.png"],
+        ["compress", "in.png", "-o", "in.snz"],
+        ["decompress", "in.snz", "-o", "back.png"],
     ] {
         let r = Command::new(env!("CARGO_BIN_EXE_snailzip"))
             .current_dir(out.path())

@@ -199,7 +199,7 @@ pub fn run_snailzip(
     };
     for images in corpus.images.chunks(chunk.max(1)) {
         let t0 = Instant::now();
-        let files = codec::compress_choosing(images, engines, options, &|_| {})?;
+        let files = codec::compress_choosing(images, &[], engines, options, &|_| {})?;
         let t1 = Instant::now();
         let refs: Vec<&[u8]> = files.iter().map(|(b, _, _)| b.as_slice()).collect();
         let decoded = codec::decompress_choosing(&refs, engines, options, &|_| {});
@@ -207,7 +207,7 @@ pub fn run_snailzip(
         r.encode_s += (t1 - t0).as_secs_f64();
         r.decode_s += (t2 - t1).as_secs_f64();
         for ((img, (bytes, stats, chosen)), back) in images.iter().zip(&files).zip(decoded) {
-            match back {
+            match back.map(|(image, _)| image) {
                 Ok(back) if back == *img => {
                     r.models_used[*chosen].1 += 1;
                     r.bytes += bytes.len() as u64;

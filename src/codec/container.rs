@@ -18,19 +18,32 @@
 //! version 2. Version 1 files (written before the header was tightened) are still read: they
 //! store all 8 model id bytes at offset 4, then color, a tile-size byte (32) and the CRC.
 //!
+//! Version 3 is version 2 plus a metadata section right after the height, written only when
+//! the image carries metadata (a file without metadata is a version 2 file, byte for byte):
+//!
+//! ```text
+//!        var   section length M in bytes, unsigned LEB128 (M ≥ 1)
+//!        M     entries, each: 4-byte PNG chunk type (one of METADATA_CHUNKS), 1 flag byte
+//!              (0: before the image data, 1: after it), data length (LEB128), data
+//! ```
+//!
 //! Every field is checked before anything is allocated from it: dimensions against
-//! [`Limits`], tile lengths against the bytes actually present. A wrong model is caught by the
-//! id (a chance of 2⁻³² for an unrelated model to share the prefix) and, failing that, by the
-//! pixel checksum.
+//! [`Limits`], tile lengths against the bytes actually present and against the most an
+//! honest encoder can write for the tile's pixels ([`max_payload_bytes`]), metadata entries
+//! against the section. A wrong model is caught by the id (a chance of 2⁻³² for an unrelated
+//! model to share the prefix) and, failing that, by the pixel checksum.
 
 use crate::error::{Error, Result};
-use crate::image_io::ColorType;
+use crate::image_io::{Chunk, ColorType, Metadata, METADATA_CHUNKS};
 use crate::weights::ModelId;
 
 /// File signature.
 pub const MAGIC: [u8; 3] = *b"SNZ";
-/// Container format version written by this build.
+/// Container format version written by this build for images without metadata.
 pub const VERSION: u8 = 2;
+/// Container format version written by this build for images with metadata (version 2 plus a
+/// metadata section).
+pub const VERSION_METADATA: u8 = 3;
 /// How many bytes of the model id a version 2 file stores.
 const STORED_ID_BYTES: usize = 4;
 
@@ -70,7 +83,17 @@ impl std::fmt::Display for StoredModelId {
     }
 }
 
-/// What a decoder is willing to allocate.
+/// Largest width or height the format describes.
+pub const MAX_DIMENSION: usize = 1 << 20;
+
+/// Default [`Limits::max_pixels`]: 64 Mpixel (2^26), about 28 minutes of decoding at the
+/// 0.04 Mpixel/s of two cores of this project's development machine, a few minutes on an
+/// 8-core laptop, and at most 256 MiB of pixels.
+pub const DEFAULT_MAX_PIXELS: u64 = 1 << 26;
+
+/// What a decoder (or encoder) is willing to spend: checked from the header, before any work
+/// or allocation. Decoding time grows with the pixel count, so `max_pixels` bounds the time a
+/// file can ask for; a service that decodes untrusted files sets it to what it can afford.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Largest accepted width or height.
@@ -82,10 +105,53 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_dimension: 1 << 20,
-            max_pixels: 1 << 28,
+            max_dimension: MAX_DIMENSION,
+            max_pixels: DEFAULT_MAX_PIXELS,
         }
     }
+}
+
+impl Limits {
+    /// Limits that accept everything the format can describe (for reading headers only, as
+    /// `snailzip info` does; never for decoding untrusted files).
+    pub fn format_maximum() -> Limits {
+        Limits {
+            max_dimension: MAX_DIMENSION,
+            max_pixels: (MAX_DIMENSION as u64) * (MAX_DIMENSION as u64),
+        }
+    }
+
+    /// Checks a `width × height` image against the limits.
+    ///
+    /// # Errors
+    /// [`Error::Limits`] naming the limit that is exceeded.
+    pub fn check(&self, width: u64, height: u64) -> Result<()> {
+        let max_dim = self.max_dimension as u64;
+        if width > max_dim || height > max_dim {
+            return Err(Error::Limits(format!(
+                "image size {width}×{height} exceeds the limit of {} pixels per side",
+                self.max_dimension
+            )));
+        }
+        let pixels = width.saturating_mul(height);
+        if pixels > self.max_pixels {
+            return Err(Error::Limits(format!(
+                "image size {width}×{height} = {pixels} pixels exceeds the limit of {} pixels",
+                self.max_pixels
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The most bytes an honest encoder can write for one tile of `pixels` pixels of `color`:
+/// every symbol has a frequency of at least 1 in 2^24 (colors) or 2^16 (alpha flag and
+/// residual), so it costs at most 24 (16) bits plus the coder's rounding (< 0.01 bit), and
+/// the coder adds at most two sealing words.
+pub fn max_payload_bytes(pixels: usize, color: ColorType) -> usize {
+    let per_pixel = color.color_channels() * 25 + if color.has_alpha() { 2 * 17 } else { 0 };
+    let words = (pixels * per_pixel).div_ceil(32) + 3;
+    words * 4
 }
 
 /// The parsed header of a `.snz` file.
@@ -115,11 +181,15 @@ impl Header {
     }
 }
 
-/// A parsed file: header plus per-tile payload slices.
+/// A parsed file: header, metadata and per-tile payload slices.
 #[derive(Debug)]
 pub struct Container<'a> {
     /// The header.
     pub header: Header,
+    /// Format version of the file (1, 2 or 3).
+    pub version: u8,
+    /// Metadata stored with the image (empty unless version 3).
+    pub metadata: Metadata,
     /// One payload per tile, raster order of tiles.
     pub payloads: Vec<&'a [u8]>,
 }
@@ -172,12 +242,29 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Serializes a header and the tile payloads.
+/// Serializes a header and the tile payloads (a version 2 file).
 pub fn write(header: &Header, payloads: &[Vec<u8>]) -> Vec<u8> {
+    write_with_metadata(header, &Metadata::default(), payloads)
+}
+
+/// Serializes a header, metadata and the tile payloads: a version 2 file if `metadata` is
+/// empty, else version 3.
+pub fn write_with_metadata(header: &Header, metadata: &Metadata, payloads: &[Vec<u8>]) -> Vec<u8> {
     let total: usize = payloads.iter().map(Vec::len).sum();
-    let mut out = Vec::with_capacity(32 + 3 * payloads.len() + total);
+    let mut section = Vec::new();
+    for chunk in &metadata.chunks {
+        section.extend_from_slice(&chunk.kind);
+        section.push(chunk.after_image as u8);
+        put_varint(&mut section, chunk.data.len() as u64);
+        section.extend_from_slice(&chunk.data);
+    }
+    let mut out = Vec::with_capacity(40 + section.len() + 3 * payloads.len() + total);
     out.extend_from_slice(&MAGIC);
-    out.push(VERSION);
+    out.push(if section.is_empty() {
+        VERSION
+    } else {
+        VERSION_METADATA
+    });
     debug_assert_eq!(
         header.tile,
         crate::config::TILE,
@@ -188,6 +275,10 @@ pub fn write(header: &Header, payloads: &[Vec<u8>]) -> Vec<u8> {
     out.extend_from_slice(&header.checksum.to_le_bytes());
     put_varint(&mut out, header.width as u64);
     put_varint(&mut out, header.height as u64);
+    if !section.is_empty() {
+        put_varint(&mut out, section.len() as u64);
+        out.extend_from_slice(&section);
+    }
     for p in payloads.iter().take(payloads.len().saturating_sub(1)) {
         put_varint(&mut out, p.len() as u64);
     }
@@ -198,7 +289,8 @@ pub fn write(header: &Header, payloads: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Parses only the fixed part and dimensions of a header (for `snailzip info` and early
-/// model checks).
+/// model checks). Returns the header and the offset where the metadata section (version 3)
+/// or the tile table begins.
 ///
 /// # Errors
 /// [`Error::Format`] for foreign, truncated or inconsistent data; [`Error::Limits`] for
@@ -212,11 +304,11 @@ pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<(Header, usize)> {
     let version = r.take(1, "header")?[0];
     let id_len = match version {
         1 => 8,
-        VERSION => STORED_ID_BYTES,
+        VERSION | VERSION_METADATA => STORED_ID_BYTES,
         _ => {
             return Err(Error::Format(format!(
-                "container version {version} is not supported by this build (reads 1 and \
-                 {VERSION})"
+                "container version {version} is not supported by this build (reads 1 to \
+                 {VERSION_METADATA})"
             )))
         }
     };
@@ -242,18 +334,17 @@ pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<(Header, usize)> {
     let checksum = u32::from_le_bytes(r.take(4, "header")?.try_into().expect("4 bytes"));
     let width = r.varint("width")?;
     let height = r.varint("height")?;
-    let max_dim = limits.max_dimension as u64;
     if width == 0 || height == 0 {
         return Err(Error::Format(format!(
             "image size {width}×{height} is empty"
         )));
     }
-    if width > max_dim || height > max_dim || width.saturating_mul(height) > limits.max_pixels {
+    if width > MAX_DIMENSION as u64 || height > MAX_DIMENSION as u64 {
         return Err(Error::Limits(format!(
-            "image size {width}×{height} exceeds the limits ({} per side, {} pixels)",
-            limits.max_dimension, limits.max_pixels
+            "image size {width}×{height} is beyond the format's {MAX_DIMENSION} pixels per side"
         )));
     }
+    limits.check(width, height)?;
     let header = Header {
         model_id,
         color,
@@ -271,7 +362,13 @@ pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<(Header, usize)> {
 /// As [`read_header`], plus [`Error::Format`] if the tile table does not match the bytes.
 pub fn read<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Container<'a>> {
     let (header, pos) = read_header(bytes, limits)?;
+    let version = bytes[3];
     let mut r = Reader { bytes, pos };
+    let metadata = if version == VERSION_METADATA {
+        read_metadata(&mut r)?
+    } else {
+        Metadata::default()
+    };
     let (tx, ty) = header.tile_grid();
     let tiles = tx * ty;
     // every tile but the last needs at least one length byte: reject impossible counts
@@ -282,10 +379,23 @@ pub fn read<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Container<'a>> {
             bytes.len() - r.pos
         )));
     }
+    let tile = header.tile;
+    let max_len = |t: usize| {
+        let (x, y) = (t % tx, t / tx);
+        let w = tile.min(header.width - x * tile);
+        let h = tile.min(header.height - y * tile);
+        max_payload_bytes(w * h, header.color) as u64
+    };
     let mut lengths = Vec::with_capacity(tiles);
     let mut total: u64 = 0;
-    for _ in 1..tiles {
+    for t in 0..tiles - 1 {
         let len = r.varint("tile table")?;
+        if len > max_len(t) {
+            return Err(Error::Format(format!(
+                "tile {t} claims {len} bytes, more than its pixels can cost (at most {})",
+                max_len(t)
+            )));
+        }
         total = total.saturating_add(len);
         lengths.push(len as usize);
     }
@@ -295,12 +405,65 @@ pub fn read<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Container<'a>> {
             "tile payloads need {total} bytes but only {left} are present (file is truncated)"
         )));
     }
-    lengths.push((left - total) as usize);
+    let last = left - total;
+    if last > max_len(tiles - 1) {
+        return Err(Error::Format(format!(
+            "{} bytes of unexpected data after the end of the image (the last tile can take at \
+             most {} bytes; concatenated or damaged file?)",
+            last - max_len(tiles - 1),
+            max_len(tiles - 1)
+        )));
+    }
+    lengths.push(last as usize);
     let mut payloads = Vec::with_capacity(tiles);
     for len in lengths {
         payloads.push(r.take(len, "payload")?);
     }
-    Ok(Container { header, payloads })
+    Ok(Container {
+        header,
+        version,
+        metadata,
+        payloads,
+    })
+}
+
+fn read_metadata(r: &mut Reader<'_>) -> Result<Metadata> {
+    let len = r.varint("metadata length")?;
+    if len == 0 {
+        return Err(Error::Format("empty metadata section".into()));
+    }
+    let len =
+        usize::try_from(len).map_err(|_| Error::Format("metadata section is too long".into()))?;
+    let section = r.take(len, "metadata")?;
+    let mut s = Reader {
+        bytes: section,
+        pos: 0,
+    };
+    let mut chunks = Vec::new();
+    while s.pos < section.len() {
+        let kind: [u8; 4] = s.take(4, "metadata")?.try_into().expect("4 bytes");
+        if !METADATA_CHUNKS.contains(&&kind) {
+            return Err(Error::Format(format!(
+                "metadata entry of unknown kind {:?}",
+                String::from_utf8_lossy(&kind)
+            )));
+        }
+        let after_image = match s.take(1, "metadata")?[0] {
+            0 => false,
+            1 => true,
+            f => return Err(Error::Format(format!("metadata entry flag {f} is unknown"))),
+        };
+        let n = s.varint("metadata entry length")?;
+        let n =
+            usize::try_from(n).map_err(|_| Error::Format("metadata entry is too long".into()))?;
+        let data = s.take(n, "metadata")?.to_vec();
+        chunks.push(Chunk {
+            kind,
+            after_image,
+            data,
+        });
+    }
+    Ok(Metadata { chunks })
 }
 
 #[cfg(test)]
@@ -321,14 +484,58 @@ mod tests {
     #[test]
     fn round_trip() {
         let h = header(70, 33);
-        let payloads: Vec<Vec<u8>> = (0..6).map(|i| vec![i as u8; i * 50]).collect();
+        let payloads: Vec<Vec<u8>> = (0..6).map(|i| vec![i as u8; i * 10]).collect();
         let bytes = write(&h, &payloads);
         let c = read(&bytes, &Limits::default()).unwrap();
         assert_eq!(c.header, h);
+        assert_eq!((c.version, c.metadata.is_empty()), (2, true));
         assert_eq!(c.payloads.len(), 6);
         for (a, b) in c.payloads.iter().zip(&payloads) {
             assert_eq!(*a, b.as_slice());
         }
+    }
+
+    #[test]
+    fn metadata_section_layout() {
+        let h = header(32, 32);
+        let metadata = Metadata {
+            chunks: vec![
+                Chunk {
+                    kind: *b"gAMA",
+                    after_image: false,
+                    data: vec![0, 0, 0xb1, 0x8f],
+                },
+                Chunk {
+                    kind: *b"tEXt",
+                    after_image: true,
+                    data: b"k\0v".to_vec(),
+                },
+            ],
+        };
+        let bytes = write_with_metadata(&h, &metadata, &[vec![5; 20]]);
+        // version 3; after the 15-byte v2 header: length 19, then the two entries
+        assert_eq!(bytes[3], 3);
+        assert_eq!(
+            &bytes[15..35],
+            b"\x13gAMA\x00\x04\x00\x00\xb1\x8ftEXt\x01\x03k\x00v"
+        );
+        assert_eq!(bytes.len(), 15 + 20 + 20);
+        let c = read(&bytes, &Limits::default()).unwrap();
+        assert_eq!((c.version, &c.metadata), (3, &metadata));
+        assert_eq!(c.payloads, vec![&[5u8; 20][..]]);
+        // the same image without metadata is the version 2 file
+        assert_eq!(
+            write_with_metadata(&h, &Metadata::default(), &[vec![5; 20]]),
+            write(&h, &[vec![5; 20]])
+        );
+        // an empty section is not canonical
+        let mut empty = bytes[..15].to_vec();
+        empty.push(0);
+        empty.extend_from_slice(&[5; 20]);
+        assert!(matches!(
+            read(&empty, &Limits::default()),
+            Err(Error::Format(_))
+        ));
     }
 
     #[test]

@@ -12,11 +12,23 @@
 //! image's tiles with every model and codes the image with the one whose sample came out
 //! smallest (its sample tiles are kept, so the choice costs only the other models' share);
 //! the file's model id then tells [`decompress_choosing`] which model decodes it.
+//!
+//! Decoding accepts exactly what the encoder writes. While a tile is decoded, its symbols
+//! are coded again with the same probabilities, and the result must equal the stored
+//! payload byte for byte: a payload with extra bytes (trailing data, concatenated files) or
+//! any change that happens to decode is rejected. A tile with an empty payload can only hold
+//! symbols of cumulative frequency 0 (color value 0, alpha as predicted), whatever the model,
+//! so it is filled in without running the network: decoding work is bounded by the payload
+//! bytes present (at most one 32×32 tile per two bytes), not by the declared size alone.
 
 pub mod alpha;
 pub mod container;
 pub mod mixture;
 
+use std::cell::Cell;
+use std::num::NonZeroU32;
+
+use constriction::stream::model::{DecoderModel, EncoderModel, EntropyModel};
 use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
 use constriction::stream::{Decode, Encode};
 use rayon::prelude::*;
@@ -24,7 +36,7 @@ use rayon::prelude::*;
 use crate::config::TILE;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::image_io::{ColorType, Image};
+use crate::image_io::{ColorType, Image, Metadata};
 use alpha::AlphaModel;
 use container::{Header, Limits, StoredModelId};
 use mixture::PixelMixture;
@@ -86,15 +98,22 @@ fn tiles_of(image: usize, width: usize, height: usize) -> impl Iterator<Item = T
 
 /// Groups tile indices into batches of equal shape, at most `batch` each, in a fixed order.
 fn batches(tiles: &[Tile], batch: usize) -> Vec<Vec<usize>> {
-    let mut shapes: Vec<(usize, usize)> = tiles.iter().map(|t| (t.h, t.w)).collect();
+    batches_of(tiles, &(0..tiles.len()).collect::<Vec<_>>(), batch)
+}
+
+/// [`batches`] over the tiles `ids` only.
+fn batches_of(tiles: &[Tile], ids: &[usize], batch: usize) -> Vec<Vec<usize>> {
+    let mut shapes: Vec<(usize, usize)> = ids.iter().map(|&i| (tiles[i].h, tiles[i].w)).collect();
     shapes.sort_unstable();
     shapes.dedup();
     let mut out = Vec::new();
     for shape in shapes {
-        let ids: Vec<usize> = (0..tiles.len())
+        let of_shape: Vec<usize> = ids
+            .iter()
+            .copied()
             .filter(|&i| (tiles[i].h, tiles[i].w) == shape)
             .collect();
-        out.extend(ids.chunks(batch.max(1)).map(<[usize]>::to_vec));
+        out.extend(of_shape.chunks(batch.max(1)).map(<[usize]>::to_vec));
     }
     out
 }
@@ -135,7 +154,22 @@ pub fn compress_many(
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<(Vec<u8>, Stats)>> {
-    let files = compress_choosing(images, &[engine], options, progress)?;
+    compress_many_with_metadata(images, &[], engine, options, progress)
+}
+
+/// [`compress_many`] storing `metadata[k]` with image `k` (a version 3 file; images beyond
+/// `metadata.len()` or with empty metadata get none, i.e. a version 2 file).
+///
+/// # Errors
+/// Only internal coder failures, which indicate a bug.
+pub fn compress_many_with_metadata(
+    images: &[Image],
+    metadata: &[Metadata],
+    engine: &Engine,
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<(Vec<u8>, Stats)>> {
+    let files = compress_choosing(images, metadata, &[engine], options, progress)?;
     Ok(files.into_iter().map(|(bytes, s, _)| (bytes, s)).collect())
 }
 
@@ -188,10 +222,10 @@ fn encode_tiles(
         .collect())
 }
 
-/// Compresses several images like [`compress_many`], each with the model of `engines` that
-/// codes a sample of its tiles smallest (ties: the earlier model); with one model there is
-/// no sampling. Returns each file, its figures and the index of the model used. A file is
-/// identical to what [`compress`] gives with the chosen model alone.
+/// Compresses several images like [`compress_many_with_metadata`], each with the model of
+/// `engines` that codes a sample of its tiles smallest (ties: the earlier model); with one
+/// model there is no sampling. Returns each file, its figures and the index of the model
+/// used. A file is identical to what [`compress`] gives with the chosen model alone.
 ///
 /// # Errors
 /// Only internal coder failures, which indicate a bug.
@@ -200,11 +234,13 @@ fn encode_tiles(
 /// If `engines` is empty.
 pub fn compress_choosing(
     images: &[Image],
+    metadata: &[Metadata],
     engines: &[&Engine],
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<(Vec<u8>, Stats, usize)>> {
     assert!(!engines.is_empty(), "compress_choosing needs a model");
+    let none = Metadata::default();
     let per_image: Vec<Vec<Tile>> = images
         .iter()
         .enumerate()
@@ -281,7 +317,12 @@ pub fn compress_choosing(
             width: image.width,
             height: image.height,
         };
-        files.push((container::write(&header, &own), s, choice[k]));
+        let meta = metadata.get(k).unwrap_or(&none);
+        files.push((
+            container::write_with_metadata(&header, meta, &own),
+            s,
+            choice[k],
+        ));
     }
     Ok(files)
 }
@@ -419,6 +460,34 @@ pub fn decompress_many(
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Vec<Result<Image>> {
+    decompress_many_with_metadata(files, engine, options, progress)
+        .into_iter()
+        .map(|r| r.map(|(image, _)| image))
+        .collect()
+}
+
+/// Decompresses a `.snz` file and returns its metadata too (empty for version 1 and 2
+/// files).
+///
+/// # Errors
+/// As [`decompress`].
+pub fn decompress_with_metadata(
+    bytes: &[u8],
+    engine: &Engine,
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(Image, Metadata)> {
+    let mut out = decompress_many_with_metadata(&[bytes], engine, options, progress);
+    out.pop().expect("one file in, one result out")
+}
+
+/// [`decompress_many`] returning each file's metadata too.
+pub fn decompress_many_with_metadata(
+    files: &[&[u8]],
+    engine: &Engine,
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<Result<(Image, Metadata)>> {
     let parsed: Vec<Result<container::Container<'_>>> = files
         .iter()
         .map(|bytes| {
@@ -434,8 +503,15 @@ pub fn decompress_many(
             payloads.extend_from_slice(&f.payloads);
         }
     }
-    let groups = batches(&tiles, options.batch);
-    let decoded: Vec<Result<Vec<DecodedTile>>> = groups
+    // empty payloads decode without the network (see the module docs)
+    let (coded, empty): (Vec<usize>, Vec<usize>) =
+        (0..tiles.len()).partition(|&i| !payloads[i].is_empty());
+    let color_of = |id: usize| match &parsed[tiles[id].image] {
+        Ok(f) => f.header.color,
+        Err(_) => unreachable!("tiles exist only for parsed files"),
+    };
+    let groups = batches_of(&tiles, &coded, options.batch);
+    let mut decoded: Vec<Result<Vec<DecodedTile>>> = groups
         .par_iter()
         .map(|ids| {
             let r = decode_batch(&parsed, &payloads, engine, &tiles, ids);
@@ -443,7 +519,26 @@ pub fn decompress_many(
             r
         })
         .collect();
-    // pixel buffers only for files whose header parsed (sizes were checked against limits)
+    let mut groups = groups;
+    if !empty.is_empty() {
+        decoded.push(Ok(empty
+            .iter()
+            .map(|&id| {
+                (
+                    id,
+                    empty_tile(color_of(id), tiles[id].h, tiles[id].w),
+                    Vec::new(),
+                )
+            })
+            .collect()));
+        progress(empty.len());
+        groups.push(empty);
+    }
+    // the last tile of each file, where extra bytes mean trailing data
+    let mut last_tile = vec![usize::MAX; files.len()];
+    for (id, t) in tiles.iter().enumerate() {
+        last_tile[t.image] = id;
+    }
     // pixel buffers only for files whose header parsed (sizes were checked against limits);
     // a corrupt tile fails the files it belongs to
     let mut data: Vec<Vec<u8>> = parsed
@@ -454,11 +549,22 @@ pub fn decompress_many(
         })
         .collect();
     let mut failed: Vec<Option<String>> = vec![None; files.len()];
+    // the first tile whose payload is not what the encoder writes, per file
+    let mut unfaithful: Vec<Option<String>> = vec![None; files.len()];
     for (ids, batch) in groups.iter().zip(decoded) {
         match batch {
             Ok(tiles_out) => {
-                for (id, pixels) in tiles_out {
+                for (id, pixels, honest) in tiles_out {
                     let t = tiles[id];
+                    if honest != payloads[id] && unfaithful[t.image].is_none() {
+                        let last = last_tile[t.image] == id;
+                        unfaithful[t.image] = Some(describe_unfaithful(
+                            files[t.image],
+                            payloads[id],
+                            &honest,
+                            last,
+                        ));
+                    }
                     if let Ok(f) = &parsed[t.image] {
                         let (ch, width) = (f.header.color.channels(), f.header.width);
                         for i in 0..t.h {
@@ -483,35 +589,45 @@ pub fn decompress_many(
     parsed
         .into_iter()
         .zip(data)
-        .zip(failed)
-        .map(|((f, d), failed)| {
-            let h = f?.header;
+        .zip(failed.into_iter().zip(unfaithful))
+        .map(|((f, d), (failed, unfaithful))| {
+            let f = f?;
+            let h = f.header;
             if let Some(message) = failed {
                 return Err(Error::Format(message));
             }
             let image = Image::new(h.width, h.height, h.color, d)?;
             let actual = checksum(&image);
-            if actual != h.checksum {
-                return Err(Error::Checksum {
-                    expected: h.checksum,
-                    actual,
-                });
+            match unfaithful {
+                // extra bytes at the end are the likelier story than a bad checksum
+                Some(message) if message.contains("after the end") => {
+                    return Err(Error::Format(message))
+                }
+                _ if actual != h.checksum => {
+                    return Err(Error::Checksum {
+                        expected: h.checksum,
+                        actual,
+                    })
+                }
+                Some(message) => return Err(Error::Format(message)),
+                None => {}
             }
-            Ok(image)
+            Ok((image, f.metadata))
         })
         .collect()
 }
 
-/// Decompresses several files, each with the model of `engines` whose id its header names
-/// (files are grouped by model and each group decoded like [`decompress_many`]).
-/// A file that none of them made fails with [`Error::ModelMismatch`].
+/// Decompresses several files with their metadata, each with the model of `engines` whose
+/// id its header names (files are grouped by model and each group decoded like
+/// [`decompress_many_with_metadata`]). A file that none of them made fails with
+/// [`Error::ModelMismatch`].
 pub fn decompress_choosing(
     files: &[&[u8]],
     engines: &[&Engine],
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
-) -> Vec<Result<Image>> {
-    let mut out: Vec<Option<Result<Image>>> = (0..files.len()).map(|_| None).collect();
+) -> Vec<Result<(Image, Metadata)>> {
+    let mut out: Vec<Option<Result<(Image, Metadata)>>> = (0..files.len()).map(|_| None).collect();
     let mut groups: Vec<Vec<usize>> = vec![Vec::new(); engines.len()];
     for (k, bytes) in files.iter().enumerate() {
         match container::read_header(bytes, &options.limits) {
@@ -536,10 +652,9 @@ pub fn decompress_choosing(
             continue;
         }
         let these: Vec<&[u8]> = ks.iter().map(|&k| files[k]).collect();
-        for (&k, r) in ks
-            .iter()
-            .zip(decompress_many(&these, engines[e], options, progress))
-        {
+        for (&k, r) in ks.iter().zip(decompress_many_with_metadata(
+            &these, engines[e], options, progress,
+        )) {
             out[k] = Some(r);
         }
     }
@@ -548,8 +663,110 @@ pub fn decompress_choosing(
         .collect()
 }
 
-/// A decoded tile: its index and its interleaved pixels.
-type DecodedTile = (usize, Vec<u8>);
+/// The message for a tile whose stored payload differs from what the encoder writes for the
+/// decoded symbols (`honest`).
+fn describe_unfaithful(file: &[u8], stored: &[u8], honest: &[u8], last: bool) -> String {
+    if last && stored.len() > honest.len() && stored.starts_with(honest) {
+        return format!(
+            "{} bytes of unexpected data after the end of the image (concatenated or damaged \
+             file?)",
+            stored.len() - honest.len()
+        );
+    }
+    if last {
+        // a second file appended to the first: its magic shows up in the last payload
+        let base = file.len() - stored.len();
+        if let Some(at) = stored
+            .windows(4)
+            .position(|w| w[..3] == container::MAGIC && (1..=3).contains(&w[3]))
+        {
+            return format!(
+                "unexpected data after the end of the image: another .snz file seems to start \
+                 at byte {} (concatenated files are not supported; split them first)",
+                base + at
+            );
+        }
+    }
+    "corrupt payload: a tile's bytes are not what the encoder writes for its pixels".into()
+}
+
+/// A decoded tile: its index, its interleaved pixels, and the payload the encoder writes
+/// for them.
+type DecodedTile = (usize, Vec<u8>, Vec<u8>);
+
+/// The pixels of a tile whose payload is empty: every symbol decodes to the one with
+/// cumulative frequency 0, i.e. color value 0 and alpha residual 0 (alpha as predicted).
+fn empty_tile(color: ColorType, h: usize, w: usize) -> Vec<u8> {
+    let ch = color.channels();
+    let mut out = vec![0u8; h * w * ch];
+    if color.has_alpha() {
+        let mut alphas = vec![0u8; h * w];
+        for p in 0..h * w {
+            let a = AlphaModel::predict(&alphas, w, p / w, p % w);
+            alphas[p] = a;
+            out[p * ch + ch - 1] = a;
+        }
+    }
+    out
+}
+
+/// A decoder model that remembers the interval of the last decoded symbol, so that the
+/// symbol can be coded again at no extra cost.
+struct Recording<'m, M> {
+    model: &'m M,
+    last: Cell<(u32, u32)>,
+}
+
+impl<'m, M> Recording<'m, M> {
+    fn new(model: &'m M) -> Self {
+        Recording {
+            model,
+            last: Cell::new((0, 0)),
+        }
+    }
+
+    /// The interval of the last decoded symbol as an encoder model.
+    fn replay<const P: usize>(&self) -> Interval<P> {
+        let (left, p) = self.last.get();
+        Interval {
+            left,
+            probability: NonZeroU32::new(p).expect("decoded symbols have nonzero probability"),
+        }
+    }
+}
+
+impl<const P: usize, M: EntropyModel<P, Probability = u32>> EntropyModel<P> for Recording<'_, M> {
+    type Symbol = M::Symbol;
+    type Probability = u32;
+}
+
+impl<const P: usize, M: DecoderModel<P, Probability = u32>> DecoderModel<P> for Recording<'_, M> {
+    fn quantile_function(&self, quantile: u32) -> (M::Symbol, u32, NonZeroU32) {
+        let (symbol, left, probability) = self.model.quantile_function(quantile);
+        self.last.set((left, probability.get()));
+        (symbol, left, probability)
+    }
+}
+
+/// A fixed interval, to code one symbol again.
+struct Interval<const P: usize> {
+    left: u32,
+    probability: NonZeroU32,
+}
+
+impl<const P: usize> EntropyModel<P> for Interval<P> {
+    type Symbol = ();
+    type Probability = u32;
+}
+
+impl<const P: usize> EncoderModel<P> for Interval<P> {
+    fn left_cumulative_and_probability(
+        &self,
+        _symbol: impl std::borrow::Borrow<()>,
+    ) -> Option<(u32, NonZeroU32)> {
+        Some((self.left, self.probability))
+    }
+}
 
 fn decode_batch(
     files: &[Result<container::Container<'_>>],
@@ -572,6 +789,8 @@ fn decode_batch(
         .map(|&id| DefaultRangeDecoder::from_compressed(bytes_to_words(payloads[id])))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(coder_error)?;
+    let mut again: Vec<DefaultRangeEncoder> =
+        ids.iter().map(|_| DefaultRangeEncoder::new()).collect();
     let mut alpha_models = vec![AlphaModel::default(); ids.len()];
     let mut alphas = vec![vec![0u8; h * w]; ids.len()];
     let mut out: Vec<Vec<u8>> = ids
@@ -587,15 +806,22 @@ fn decode_batch(
             let color = color_of(id);
             let (ch, cc) = (color.channels(), color.color_channels());
             let coder = &mut coders[t];
+            let enc = &mut again[t];
             let px = &mut out[t][p * ch..(p + 1) * ch];
             if color.has_alpha() {
                 let model = &mut alpha_models[t];
-                let nonzero = coder.decode_symbol(model.flag_table()).map_err(corrupt)?;
+                let flags = model.flag_table();
+                let flags = Recording::new(&flags);
+                let nonzero = coder.decode_symbol(&flags).map_err(corrupt)?;
+                enc.encode_symbol((), flags.replay::<{ alpha::PRECISION }>())
+                    .map_err(coder_error)?;
                 let residual = if nonzero == 1 {
-                    coder
-                        .decode_symbol(model.residual_table())
-                        .map_err(corrupt)? as u8
-                        + 1
+                    let table = model.residual_table();
+                    let table = Recording::new(&table);
+                    let r = coder.decode_symbol(&table).map_err(corrupt)? as u8 + 1;
+                    enc.encode_symbol((), table.replay::<{ alpha::PRECISION }>())
+                        .map_err(coder_error)?;
+                    r
                 } else {
                     0
                 };
@@ -607,7 +833,10 @@ fn decode_batch(
             let mut mix = PixelMixture::new(&params[t * n_out..(t + 1) * n_out]);
             for c in 0..cc {
                 let cdf = mix.channel(c);
-                let v = coder.decode_symbol(&cdf).map_err(corrupt)?;
+                let rec = Recording::new(&cdf);
+                let v = coder.decode_symbol(&rec).map_err(corrupt)?;
+                enc.encode_symbol((), rec.replay::<{ mixture::PRECISION }>())
+                    .map_err(coder_error)?;
                 px[c] = v;
                 if c + 1 < cc {
                     mix.observe(&cdf, c, v);
@@ -617,7 +846,14 @@ fn decode_batch(
         }
         session.advance(&pixels);
     }
-    Ok(ids.iter().copied().zip(out).collect())
+    ids.iter()
+        .zip(out)
+        .zip(again)
+        .map(|((&id, pixels), enc)| {
+            let words = enc.into_compressed().map_err(coder_error)?;
+            Ok((id, pixels, words_to_bytes(&words)))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -674,7 +910,7 @@ mod tests {
                 Image::new(40, 36, ColorType::Rgb, data).unwrap()
             })
             .collect();
-        let out = compress_choosing(&images, &[&a, &b], &opts, &|_| {}).unwrap();
+        let out = compress_choosing(&images, &[], &[&a, &b], &opts, &|_| {}).unwrap();
         for (image, (bytes, stats, chosen)) in images.iter().zip(&out) {
             let alone_a = compress(image, &a, &opts, &|_| {}).unwrap().0;
             let alone_b = compress(image, &b, &opts, &|_| {}).unwrap().0;
@@ -690,7 +926,7 @@ mod tests {
         let refs: Vec<&[u8]> = out.iter().map(|f| f.0.as_slice()).collect();
         let back = decompress_choosing(&refs, &[&b, &a], &opts, &|_| {});
         for (image, r) in images.iter().zip(back) {
-            assert_eq!(&r.unwrap(), image);
+            assert_eq!(&r.unwrap().0, image);
         }
         let c = Engine::new(&Weights::random(&Config::tiny(), 7));
         let wrong = decompress_choosing(&refs[..1], &[&c], &opts, &|_| {});
@@ -700,7 +936,7 @@ mod tests {
         let data = (0..300 * 70 * 3).map(|i| ((i * 13) % 241) as u8).collect();
         let big = Image::new(300, 70, ColorType::Rgb, data).unwrap();
         let (bytes, stats, chosen) =
-            compress_choosing(std::slice::from_ref(&big), &[&a, &b], &opts, &|_| {})
+            compress_choosing(std::slice::from_ref(&big), &[], &[&a, &b], &opts, &|_| {})
                 .unwrap()
                 .pop()
                 .unwrap();

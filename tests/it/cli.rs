@@ -7,7 +7,7 @@ use snailzip::{ColorType, Config, Weights};
 
 use super::util::structured;
 
-fn snailzip(dir: &Path, args: &[&str]) -> Output {
+pub fn snailzip(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_snailzip"))
         .current_dir(dir)
         .args(args)
@@ -15,7 +15,7 @@ fn snailzip(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn setup() -> tempfile::TempDir {
+pub fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let img = structured(45, 37, ColorType::Rgb, 8);
     std::fs::write(dir.path().join("in.png"), img.to_png().unwrap()).unwrap();
@@ -28,7 +28,7 @@ fn setup() -> tempfile::TempDir {
     dir
 }
 
-fn files(dir: &Path) -> Vec<String> {
+pub fn files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -56,6 +56,7 @@ fn compress_decompress_files() {
         &[
             "decompress",
             "in.png.snz",
+            "-o",
             "back.png",
             "--model",
             "tiny.safetensors",
@@ -83,22 +84,29 @@ fn refuses_to_overwrite_without_force() {
     let dir = setup();
     let d = dir.path();
     let m = ["--model", "tiny.safetensors", "-q"];
-    assert!(
-        snailzip(d, &[&["compress", "in.png", "out.snz"][..], &m].concat())
-            .status
-            .success()
-    );
+    assert!(snailzip(
+        d,
+        &[&["compress", "in.png", "-o", "out.snz"][..], &m].concat()
+    )
+    .status
+    .success());
     let before = std::fs::read(d.join("out.snz")).unwrap();
-    let out = snailzip(d, &[&["compress", "in.png", "out.snz"][..], &m].concat());
+    let out = snailzip(
+        d,
+        &[&["compress", "in.png", "-o", "out.snz"][..], &m].concat(),
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
     // decompressing onto the original input is refused too
-    let out = snailzip(d, &[&["decompress", "out.snz", "in.png"][..], &m].concat());
+    let out = snailzip(
+        d,
+        &[&["decompress", "out.snz", "-o", "in.png"][..], &m].concat(),
+    );
     assert!(!out.status.success());
     assert_eq!(std::fs::read(d.join("out.snz")).unwrap(), before);
     let out = snailzip(
         d,
-        &[&["compress", "in.png", "out.snz", "--force"][..], &m].concat(),
+        &[&["compress", "in.png", "-o", "out.snz", "--force"][..], &m].concat(),
     );
     assert!(out.status.success());
 }
@@ -131,10 +139,7 @@ fn stdin_to_stdout() {
     };
     let snz = run(&["compress", "-", "--model", "tiny.safetensors"], &png);
     assert_eq!(&snz[..3], b"SNZ");
-    let back = run(
-        &["decompress", "-", "-", "--model", "tiny.safetensors"],
-        &snz,
-    );
+    let back = run(&["decompress", "-", "--model", "tiny.safetensors"], &snz);
     let a = snailzip::Image::decode(&png, 1 << 20).unwrap();
     let b = snailzip::Image::decode(&back, 1 << 20).unwrap();
     assert_eq!(a, b);
@@ -147,23 +152,33 @@ fn bad_inputs_exit_nonzero_without_partial_files() {
     std::fs::write(d.join("garbage.png"), b"this is not a png").unwrap();
     std::fs::write(d.join("garbage.snz"), b"SNZ\x01 truncated").unwrap();
     let m = ["--model", "tiny.safetensors", "-q"];
-    assert!(
-        snailzip(d, &[&["compress", "in.png", "good.snz"][..], &m].concat())
-            .status
-            .success()
-    );
+    assert!(snailzip(
+        d,
+        &[&["compress", "in.png", "-o", "good.snz"][..], &m].concat()
+    )
+    .status
+    .success());
     let good = std::fs::read(d.join("good.snz")).unwrap();
     std::fs::write(d.join("cut.snz"), &good[..good.len() / 2]).unwrap();
     let before = files(d);
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
-            vec!["compress", "garbage.png", "x.snz"],
+            vec!["compress", "garbage.png", "-o", "x.snz"],
             "cannot read image",
         ),
-        (vec!["compress", "missing.png", "x.snz"], "missing.png"),
-        (vec!["decompress", "garbage.snz", "x.png"], "invalid data"),
-        (vec!["decompress", "cut.snz", "x.png"], "cut.snz"),
-        (vec!["decompress", "in.png", "x.png"], "not a snailzip"),
+        (
+            vec!["compress", "missing.png", "-o", "x.snz"],
+            "missing.png",
+        ),
+        (
+            vec!["decompress", "garbage.snz", "-o", "x.png"],
+            "invalid data",
+        ),
+        (vec!["decompress", "cut.snz", "-o", "x.png"], "cut.snz"),
+        (
+            vec!["decompress", "in.png", "-o", "x.png"],
+            "not a snailzip",
+        ),
     ];
     for (args, needle) in cases {
         let out = snailzip(d, &[&args[..], &m].concat());
@@ -179,6 +194,7 @@ fn bad_inputs_exit_nonzero_without_partial_files() {
         &[
             "decompress",
             "good.snz",
+            "-o",
             "x.png",
             "--model",
             "other.safetensors",
@@ -187,7 +203,10 @@ fn bad_inputs_exit_nonzero_without_partial_files() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong model"));
     // not a model
-    let out = snailzip(d, &["decompress", "good.snz", "x.png", "--model", "in.png"]);
+    let out = snailzip(
+        d,
+        &["decompress", "good.snz", "-o", "x.png", "--model", "in.png"],
+    );
     assert!(!out.status.success());
     assert_eq!(files(d), before, "a failed command left files behind");
 }
@@ -222,11 +241,12 @@ fn many_files_into_a_folder() {
         ["i0.png.snz", "i1.png.snz", "i2.png.snz", "in.png.snz"]
     );
     // the pooled file is byte-identical to a single-file compression
-    assert!(
-        snailzip(d, &[&["compress", "in.png", "single.snz"][..], &m].concat())
-            .status
-            .success()
-    );
+    assert!(snailzip(
+        d,
+        &[&["compress", "in.png", "-o", "single.snz"][..], &m].concat()
+    )
+    .status
+    .success());
     assert_eq!(
         std::fs::read(d.join("packed/in.png.snz")).unwrap(),
         std::fs::read(d.join("single.snz")).unwrap()
@@ -248,10 +268,16 @@ fn many_files_into_a_folder() {
             snailzip::Image::decode(&b, 1 << 20).unwrap()
         );
     }
-    // several inputs without -o are refused
-    let out = snailzip(
-        d,
-        &[&["compress", "in.png", "in.png", "x.snz"][..], &m].concat(),
+    // the old `compress IN OUT` spelling is explained, not taken as two inputs
+    let out = snailzip(d, &[&["compress", "in.png", "x.snz"][..], &m].concat());
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("-o x.snz"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("-o DIR"));
+    assert!(
+        !d.join("in.png.snz").exists(),
+        "nothing is written on a usage error"
+    );
 }

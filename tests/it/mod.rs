@@ -1,6 +1,9 @@
 mod bad_input;
 mod cli;
 mod determinism;
+mod fuzz_seeds;
+mod habits;
+mod hostile;
 mod models;
 #[cfg(feature = "train")]
 mod parity;

@@ -34,7 +34,7 @@ fn compress_chooses_a_built_in_model_and_decompress_follows_the_file() {
         let id = snailzip::error::hex_id(&m.weights().unwrap().id());
         assert!(list.contains(m.name) && list.contains(&id), "{list}");
     }
-    snailzip(d, &["compress", "in.png", "auto.snz", "-q"]);
+    snailzip(d, &["compress", "in.png", "-o", "auto.snz", "-q"]);
     let info = String::from_utf8_lossy(&snailzip(d, &["info", "auto.snz"]).stdout).into_owned();
     let chosen = names
         .iter()
@@ -44,7 +44,7 @@ fn compress_chooses_a_built_in_model_and_decompress_follows_the_file() {
     let mut sizes = Vec::new();
     for n in &names {
         let out = format!("{n}.snz");
-        snailzip(d, &["compress", "in.png", &out, "--model", n, "-q"]);
+        snailzip(d, &["compress", "in.png", "-o", &out, "--model", n, "-q"]);
         sizes.push((std::fs::read(d.join(&out)).unwrap(), *n));
     }
     let auto = std::fs::read(d.join("auto.snz")).unwrap();
@@ -54,7 +54,7 @@ fn compress_chooses_a_built_in_model_and_decompress_follows_the_file() {
     // decoding needs no flag, whichever model wrote the file
     for (_, n) in &sizes {
         let out = format!("{n}.png");
-        snailzip(d, &["decompress", &format!("{n}.snz"), &out, "-q"]);
+        snailzip(d, &["decompress", &format!("{n}.snz"), "-o", &out, "-q"]);
         let back = snailzip::Image::decode(&std::fs::read(d.join(&out)).unwrap(), 1 << 20);
         assert_eq!(back.unwrap(), img);
     }
@@ -73,13 +73,13 @@ fn compress_chooses_a_built_in_model_and_decompress_follows_the_file() {
     let opts = snailzip::codec::Options::default();
     let (bytes, _) = snailzip::compress(&img, &engine, &opts, &|_| {}).unwrap();
     std::fs::write(d.join("old.snz"), bytes).unwrap();
-    snailzip(d, &["decompress", "old.snz", "old.png", "-q"]);
+    snailzip(d, &["decompress", "old.snz", "-o", "old.png", "-q"]);
     let back = snailzip::Image::decode(&std::fs::read(d.join("old.png")).unwrap(), 1 << 20);
     assert_eq!(back.unwrap(), img);
     // an unknown name is a clear error
     let o = Command::new(env!("CARGO_BIN_EXE_snailzip"))
         .current_dir(d)
-        .args(["compress", "in.png", "x.snz", "--model", "nosuch"])
+        .args(["compress", "in.png", "-o", "x.snz", "--model", "nosuch"])
         .output()
         .unwrap();
     assert!(!o.status.success());

@@ -5,14 +5,17 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 /// Lossless image compression with a trained PixelSNAIL.
+///
+/// `snailzip -d FILE.snz` is `snailzip decompress FILE.snz`, and `snailzip -t FILE.snz` is
+/// `snailzip decompress --test FILE.snz`, as with gzip and zstd.
 #[derive(Parser, Debug)]
 #[command(name = "snailzip", version, about, long_about = None)]
 pub struct Cli {
-    /// Worker threads (default: all cores). Output bytes never depend on it.
-    #[arg(long, short = 'j', global = true)]
+    /// `-j N` before the subcommand (older spelling); only where threads matter.
+    #[arg(long, short = 'j', hide = true)]
     pub threads: Option<usize>,
-    /// No progress bars.
-    #[arg(long, short = 'q', global = true)]
+    /// `-q` before the subcommand (older spelling); only where there is output to silence.
+    #[arg(long, short = 'q', hide = true)]
     pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -20,11 +23,11 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Compress an image (PNG, PPM/PGM, BMP, TIFF, QOI) into a .snz file.
+    /// Compress images (PNG, PPM/PGM, BMP, TIFF, QOI) into .snz files (IMAGE → IMAGE.snz).
     Compress(CompressArgs),
-    /// Decompress a .snz file into a PNG.
+    /// Decompress .snz files into PNGs (NAME.png.snz → NAME.png), or test them with -t.
     Decompress(DecompressArgs),
-    /// Show the header of a .snz file, or describe a model.
+    /// Show the headers of .snz files, or describe a model.
     Info(InfoArgs),
     /// Measure bits/subpixel and speed against classic lossless codecs on a corpus.
     Bench(BenchArgs),
@@ -32,57 +35,98 @@ pub enum Command {
     Sample(SampleArgs),
     /// Train a PixelSNAIL model (CPU), with checkpoints, resume and a model card.
     #[cfg(feature = "train")]
-    Train(crate::train_cmd::TrainArgs),
+    Train {
+        #[command(flatten)]
+        run: RunArgs,
+        #[command(flatten)]
+        args: crate::train_cmd::TrainArgs,
+    },
+}
+
+/// Threads and progress output, for the subcommands where they act.
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// Worker threads (default: all cores). Output bytes never depend on it.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bars or messages; errors only.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Flags shared by compress and decompress.
 #[derive(Args, Debug)]
 pub struct CodingArgs {
+    /// Input files (`-` for standard input) and folders. Without -o each output is written
+    /// next to its input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output: a file for one input (`-` for standard output), or a folder (created if
+    /// missing) for several inputs, folders, -r, or an existing folder.
+    #[arg(
+        short = 'o',
+        long = "output",
+        visible_alias = "output-dir",
+        value_name = "PATH"
+    )]
+    pub output: Option<PathBuf>,
+    /// Write to standard output (one input).
+    #[arg(short = 'c', long = "stdout", conflicts_with = "output")]
+    pub stdout: bool,
+    /// Overwrite existing outputs; write binary data to a terminal. Never overwrites an input.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+    /// Keep the inputs (the default).
+    #[arg(long, short = 'k', conflicts_with = "remove")]
+    pub keep: bool,
+    /// Remove each input once its output is safely written.
+    #[arg(long = "rm")]
+    pub remove: bool,
+    /// Descend into subfolders of folder inputs.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
+    /// A line per file: name, sizes, bits/subpixel, time.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// Drop metadata (ICC profile, EXIF, text, gAMA/cHRM/sRGB, pHYs): compress stores none,
+    /// decompress restores none.
+    #[arg(long)]
+    pub strip: bool,
+    /// Refuse images of more pixels than this (decoding time grows with it: about 28 min for
+    /// the default on two cores). Files compressed with a higher limit need it to decompress.
+    #[arg(long, value_name = "N", default_value_t = snailzip::codec::container::DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
     /// Model file (.safetensors) to use instead of the built-in model.
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
-    /// Overwrite the output file if it exists.
-    #[arg(long, short = 'f')]
-    pub force: bool,
     /// Tiles stepped together through the network (speed only; output is identical).
     #[arg(long, default_value_t = snailzip::codec::DEFAULT_BATCH, value_name = "N")]
     pub batch: usize,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct CompressArgs {
-    /// `IN [OUT]`: input image (`-` for standard input) and output file (default: IN.snz;
-    /// standard output when IN is `-`; `-` for standard output). With `-o DIR`: any number
-    /// of images and folders of images.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-    /// Compress every input into this folder (created if missing) as NAME.snz; small images
-    /// are batched together.
-    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
-    pub output_dir: Option<PathBuf>,
     #[command(flatten)]
     pub coding: CodingArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct DecompressArgs {
-    /// `IN [OUT]`: input .snz file (`-` for standard input) and output PNG (default: IN
-    /// without .snz, plus .png if needed; standard output when IN is `-`; `-` for standard
-    /// output). With `-o DIR`: any number of .snz files and folders.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-    /// Decompress every input into this folder (created if missing) as NAME.png.
-    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
-    pub output_dir: Option<PathBuf>,
+    /// Decode and verify (checksum, exact payloads), write nothing.
+    #[arg(long, short = 't', conflicts_with_all = ["output", "stdout", "remove"])]
+    pub test: bool,
     #[command(flatten)]
     pub coding: CodingArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    /// A .snz file to describe (omit to describe the model only).
-    pub input: Option<PathBuf>,
-    /// Model file to check the .snz file against / to describe (default: built-in).
+    /// .snz files to describe (none: describe the model).
+    #[arg(value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+    /// Model file to check the .snz files against / to describe (default: built-in).
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
 }
@@ -126,6 +170,8 @@ pub struct BenchArgs {
     /// Tiles stepped together through the network.
     #[arg(long, default_value_t = snailzip::codec::DEFAULT_BATCH, value_name = "N")]
     pub batch: usize,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Args, Debug)]
@@ -147,4 +193,20 @@ pub struct SampleArgs {
     /// Overwrite the output file if it exists.
     #[arg(long, short = 'f')]
     pub force: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn flags_are_consistent() {
+        // clap checks these only in debug builds; run them in every build
+        Cli::command().debug_assert();
+    }
 }

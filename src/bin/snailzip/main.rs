@@ -6,21 +6,22 @@ mod models;
 #[cfg(feature = "train")]
 mod train_cmd;
 
-use std::io::{self, Read, Write};
+use std::ffi::OsString;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use batch::Mode;
 use cli::{Cli, CodingArgs, Command};
-use snailzip::codec::{self, container, Options};
-use snailzip::{atomic_write, builtin, Engine, Image, Weights};
+use snailzip::codec::{container, Options};
+use snailzip::{atomic_write, builtin, Engine, Weights};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(short_forms(std::env::args_os().collect()));
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -33,6 +34,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// gzip/zstd spellings: `snailzip -d ...` is `snailzip decompress ...`, `snailzip -t ...` is
+/// `snailzip decompress -t ...`, and clusters such as `-dc` or `-tv` work too.
+fn short_forms(mut args: Vec<OsString>) -> Vec<OsString> {
+    let Some(first) = args.get(1).and_then(|a| a.to_str()).map(str::to_owned) else {
+        return args;
+    };
+    match first.as_str() {
+        "-d" | "--decompress" | "--uncompress" => args[1] = "decompress".into(),
+        "-t" | "--test" => {
+            args[1] = "decompress".into();
+            args.insert(2, "--test".into());
+        }
+        s if s.len() > 2
+            && s.starts_with('-')
+            && !s.starts_with("--")
+            && s[1..].contains(['d', 't'])
+            && s[1..].chars().all(|c| "dtcfkvqr".contains(c)) =>
+        {
+            let rest: String = s[1..].chars().filter(|&c| c != 'd').collect();
+            args[1] = "decompress".into();
+            if !rest.is_empty() {
+                args.insert(2, format!("-{rest}").into());
+            }
+        }
+        _ => {}
+    }
+    args
+}
+
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<io::Error>()
@@ -41,46 +71,49 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // `-j`/`-q` before the subcommand still work, but only where they act
+    let (threads, quiet) = match &cli.command {
+        Command::Compress(a) => (a.coding.run.threads, a.coding.run.quiet),
+        Command::Decompress(a) => (a.coding.run.threads, a.coding.run.quiet),
+        Command::Bench(a) => (a.run.threads, a.run.quiet),
+        Command::Sample(a) => {
+            if cli.quiet {
+                bail!("-q has no effect on sample");
+            }
+            (a.threads, false)
+        }
+        Command::Info(_) => {
+            if cli.threads.is_some() || cli.quiet {
+                bail!("-j/--threads and -q/--quiet have no effect on info");
+            }
+            (None, false)
+        }
+        #[cfg(feature = "train")]
+        Command::Train { run, .. } => (run.threads, run.quiet),
+    };
+    let threads = threads.or(cli.threads);
+    let quiet = quiet || cli.quiet;
     let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = cli.threads {
+    if let Some(n) = threads {
         if n == 0 {
             bail!("--threads must be at least 1");
         }
         pool = pool.num_threads(n);
     }
     let pool = pool.build().context("cannot start worker threads")?;
-    let quiet = cli.quiet;
     pool.install(|| match cli.command {
-        Command::Compress(a) => match single(&a.paths, &a.output_dir)? {
-            Some((input, output)) => compress(input, output, &a.coding, quiet),
-            None => batch::compress(&a.paths, a.output_dir.as_deref(), &a.coding, quiet),
-        },
-        Command::Decompress(a) => match single(&a.paths, &a.output_dir)? {
-            Some((input, output)) => decompress(input, output, &a.coding, quiet),
-            None => batch::decompress(&a.paths, a.output_dir.as_deref(), &a.coding, quiet),
-        },
-        Command::Info(a) => info(a.input.as_deref(), a.model.as_deref()),
+        Command::Compress(a) => batch::run(Mode::Compress, &a.coding, quiet),
+        Command::Decompress(a) => {
+            let mode = if a.test { Mode::Test } else { Mode::Decompress };
+            batch::run(mode, &a.coding, quiet)
+        }
+        Command::Info(a) => info(&a.inputs, a.model.as_deref()),
         Command::Bench(a) => bench(&a, quiet),
         Command::Sample(a) => sample(&a),
         #[cfg(feature = "train")]
-        Command::Train(a) => train_cmd::run(a, quiet),
+        Command::Train { args, .. } => train_cmd::run(args, quiet),
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `IN [OUT]` without `-o`: one input, maybe an output. `None` means batch mode (`-o DIR`).
-fn single<'a>(
-    paths: &'a [PathBuf],
-    output_dir: &Option<PathBuf>,
-) -> anyhow::Result<Option<(&'a Path, Option<&'a Path>)>> {
-    if output_dir.is_some() {
-        return Ok(None);
-    }
-    match paths {
-        [input] => Ok(Some((input, None))),
-        [input, output] => Ok(Some((input, Some(output)))),
-        _ => bail!("several inputs need an output folder: add -o DIR"),
-    }
 }
 
 /// Peak resident memory of this process in MiB (Linux), for benchmark reports.
@@ -126,53 +159,6 @@ pub(crate) fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// Where output goes: a file written atomically, or standard output.
-enum Sink {
-    File(PathBuf),
-    Stdout,
-}
-
-fn sink(input: &Path, output: Option<&Path>, default: impl FnOnce() -> PathBuf) -> Sink {
-    match output {
-        Some(p) if is_stdio(p) => Sink::Stdout,
-        Some(p) => Sink::File(p.to_path_buf()),
-        None if is_stdio(input) => Sink::Stdout,
-        None => Sink::File(default()),
-    }
-}
-
-impl Sink {
-    /// Fails early, before any work, if the output file exists and `force` is not set.
-    fn check(&self, force: bool) -> anyhow::Result<()> {
-        if let Sink::File(p) = self {
-            if !force && p.exists() {
-                bail!("{} already exists (use --force to overwrite)", p.display());
-            }
-        }
-        Ok(())
-    }
-
-    fn write(&self, bytes: &[u8], force: bool) -> anyhow::Result<()> {
-        match self {
-            Sink::File(p) => atomic_write(p, bytes, force)
-                .with_context(|| format!("cannot write {}", p.display())),
-            Sink::Stdout => {
-                let mut out = io::stdout().lock();
-                out.write_all(bytes)?;
-                out.flush()?;
-                Ok(())
-            }
-        }
-    }
-
-    fn name(&self) -> String {
-        match self {
-            Sink::File(p) => p.display().to_string(),
-            Sink::Stdout => "<stdout>".into(),
-        }
-    }
-}
-
 pub(crate) fn progress_bar(total: usize, quiet: bool, what: &str, unit: &str) -> ProgressBar {
     if quiet || total < 4 {
         return ProgressBar::hidden();
@@ -193,114 +179,20 @@ pub(crate) fn options(args: &CodingArgs) -> anyhow::Result<Options> {
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
+    if args.max_pixels == 0 {
+        bail!("--max-pixels must be at least 1");
+    }
     Ok(Options {
         batch: args.batch,
-        ..Options::default()
+        limits: container::Limits {
+            max_pixels: args.max_pixels,
+            ..container::Limits::default()
+        },
     })
 }
 
-fn compress(
-    input: &Path,
-    output: Option<&Path>,
-    args: &CodingArgs,
-    quiet: bool,
-) -> anyhow::Result<()> {
-    let out = sink(input, output, || {
-        let mut s = input.as_os_str().to_owned();
-        s.push(".snz");
-        PathBuf::from(s)
-    });
-    out.check(args.force)?;
-    let opts = options(args)?;
-    let bytes = read_input(input)?;
-    let image = Image::decode(&bytes, opts.limits.max_pixels)
-        .with_context(|| format!("cannot read image {}", input.display()))?;
-    let models = models::Models::load(args.model.as_deref())?;
-    let tiles = image.width.div_ceil(snailzip::config::TILE)
-        * image.height.div_ceil(snailzip::config::TILE);
-    let bar = progress_bar(tiles, quiet, "compressing", "tiles");
-    let start = Instant::now();
-    let (snz, stats, chosen) =
-        codec::compress_choosing(std::slice::from_ref(&image), &models.refs(), &opts, &|n| {
-            bar.inc(n as u64)
-        })?
-        .pop()
-        .expect("one image in, one file out");
-    let model_name = &models.names[chosen];
-    bar.finish_and_clear();
-    out.write(&snz, args.force)?;
-    if !quiet {
-        let sub = image.subpixels() as f64;
-        eprintln!(
-            "{} -> {}: {}×{} {}, {} bytes, {:.3} bits/subpixel (model NLL {:.3}), {:.2} s [model {}]",
-            input.display(),
-            out.name(),
-            image.width,
-            image.height,
-            image.color.name(),
-            snz.len(),
-            snz.len() as f64 * 8.0 / sub,
-            stats.model_bits / sub,
-            start.elapsed().as_secs_f64(),
-            model_name
-        );
-    }
-    Ok(())
-}
-
-fn decompress(
-    input: &Path,
-    output: Option<&Path>,
-    args: &CodingArgs,
-    quiet: bool,
-) -> anyhow::Result<()> {
-    let out = sink(input, output, || {
-        let stem = match input.extension() {
-            Some(e) if e == "snz" => input.with_extension(""),
-            _ => input.to_path_buf(),
-        };
-        match stem.extension() {
-            Some(e) if e.eq_ignore_ascii_case("png") => stem,
-            _ => {
-                let mut s = stem.into_os_string();
-                s.push(".png");
-                PathBuf::from(s)
-            }
-        }
-    });
-    out.check(args.force)?;
-    let opts = options(args)?;
-    let bytes = read_input(input)?;
-    let models = models::Models::load_to_decode(args.model.as_deref())?;
-    let (header, _) = container::read_header(&bytes, &opts.limits)
-        .with_context(|| format!("cannot decompress {}", input.display()))?;
-    let (tx, ty) = header.tile_grid();
-    let bar = progress_bar(tx * ty, quiet, "decompressing", "tiles");
-    let start = Instant::now();
-    let image =
-        codec::decompress_choosing(&[&bytes], &models.refs(), &opts, &|n| bar.inc(n as u64))
-            .pop()
-            .expect("one file in, one result out")
-            .with_context(|| format!("cannot decompress {}", input.display()))?;
-    bar.finish_and_clear();
-    let png = image.to_png()?;
-    out.write(&png, args.force)?;
-    if !quiet {
-        eprintln!(
-            "{} -> {}: {}×{} {}, {:.2} s",
-            input.display(),
-            out.name(),
-            image.width,
-            image.height,
-            image.color.name(),
-            start.elapsed().as_secs_f64()
-        );
-    }
-    Ok(())
-}
-
-fn info(input: Option<&Path>, model: Option<&Path>) -> anyhow::Result<()> {
-    if input.is_none() && model.is_none() {
+fn info(inputs: &[PathBuf], model: Option<&Path>) -> anyhow::Result<()> {
+    if inputs.is_empty() && model.is_none() {
         println!(
             "built-in models (compress chooses per image; a file's model id names its model):"
         );
@@ -324,59 +216,83 @@ fn info(input: Option<&Path>, model: Option<&Path>) -> anyhow::Result<()> {
         println!("(`snailzip info --model NAME` describes one)");
         return Ok(());
     }
-    if let Some(input) = input {
-        let bytes = read_input(input)?;
-        let limits = container::Limits::default();
-        let file = container::read(&bytes, &limits)
-            .with_context(|| format!("cannot read {}", input.display()))?;
-        let candidates = models::Models::load_to_decode(model)?;
-        let h = &file.header;
-        let found = candidates
-            .engines
-            .iter()
-            .position(|e| h.model_id.matches(&e.id()));
-        let sub = h.width * h.height * h.color.channels();
-        println!("file:        {}", input.display());
-        println!("size:        {}×{} {}", h.width, h.height, h.color.name());
-        println!(
-            "bytes:       {} ({:.3} bits/subpixel)",
-            bytes.len(),
-            bytes.len() as f64 * 8.0 / sub as f64
-        );
-        println!(
-            "tiles:       {} of {}×{}",
-            file.payloads.len(),
-            h.tile,
-            h.tile
-        );
-        println!("checksum:    {:08x} (CRC-32 of pixels)", h.checksum);
-        match found {
-            Some(k) => println!(
-                "model id:    {} (matches model {}, {})",
-                h.model_id,
-                candidates.names[k],
-                snailzip::error::hex_id(&candidates.engines[k].id())
-            ),
-            None => println!(
-                "model id:    {} (NOT {}: this file needs another model)",
-                h.model_id,
-                candidates.names.join(" or ")
-            ),
+    if inputs.is_empty() {
+        let (weights, model_name) = load_model(model)?;
+        let id = snailzip::error::hex_id(&weights.id());
+        let c = weights.config();
+        println!("model:       {model_name}");
+        println!("model id:    {id}");
+        println!("config:      {c}");
+        println!("parameters:  {}", c.parameter_count());
+        for (k, v) in weights.metadata() {
+            if k != snailzip::weights::META_CONFIG && k != snailzip::weights::META_FORMAT {
+                let name = k.strip_prefix("snailzip.").unwrap_or(k);
+                println!("{name}: {v}");
+            }
         }
         return Ok(());
     }
-    let (weights, model_name) = load_model(model)?;
-    let id = snailzip::error::hex_id(&weights.id());
-    let c = weights.config();
-    println!("model:       {model_name}");
-    println!("model id:    {id}");
-    println!("config:      {c}");
-    println!("parameters:  {}", c.parameter_count());
-    for (k, v) in weights.metadata() {
-        if k != snailzip::weights::META_CONFIG && k != snailzip::weights::META_FORMAT {
-            let name = k.strip_prefix("snailzip.").unwrap_or(k);
-            println!("{name}: {v}");
+    let candidates = models::Models::load_to_decode(model)?;
+    let mut failed = 0;
+    for (k, input) in inputs.iter().enumerate() {
+        if k > 0 {
+            println!();
         }
+        if let Err(e) = info_file(input, &candidates) {
+            eprintln!("snailzip: error: {e:#}");
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} files could not be read", inputs.len());
+    }
+    Ok(())
+}
+
+fn info_file(input: &Path, candidates: &models::Models) -> anyhow::Result<()> {
+    let bytes = read_input(input)?;
+    // describing a header costs nothing, so any size the format allows is shown
+    let file = container::read(&bytes, &container::Limits::format_maximum())
+        .with_context(|| format!("cannot read {}", input.display()))?;
+    let h = &file.header;
+    let sub = h.width * h.height * h.color.channels();
+    println!("file:        {}", input.display());
+    println!("format:      .snz version {}", file.version);
+    println!("size:        {}×{} {}", h.width, h.height, h.color.name());
+    println!(
+        "bytes:       {} ({:.3} bits/subpixel)",
+        bytes.len(),
+        bytes.len() as f64 * 8.0 / sub as f64
+    );
+    println!(
+        "tiles:       {} of {}×{}",
+        file.payloads.len(),
+        h.tile,
+        h.tile
+    );
+    println!("checksum:    {:08x} (CRC-32 of pixels)", h.checksum);
+    let metadata = if file.metadata.is_empty() {
+        "none".to_string()
+    } else {
+        file.metadata.describe()
+    };
+    println!("metadata:    {metadata}");
+    match candidates
+        .engines
+        .iter()
+        .position(|e| h.model_id.matches(&e.id()))
+    {
+        Some(k) => println!(
+            "model id:    {} (matches model {}, {})",
+            h.model_id,
+            candidates.names[k],
+            snailzip::error::hex_id(&candidates.engines[k].id())
+        ),
+        None => println!(
+            "model id:    {} (DIFFERS from {}: this file needs another model)",
+            h.model_id,
+            candidates.names.join(" and ")
+        ),
     }
     Ok(())
 }
@@ -489,4 +405,44 @@ fn sample(args: &cli::SampleArgs) -> anyhow::Result<()> {
     let grid = snailzip::sample::grid(&images, args.columns, 2).context("no images")?;
     atomic_write(&args.output, &grid.to_png()?, args.force)
         .with_context(|| format!("cannot write {}", args.output.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forms(args: &[&str]) -> Vec<String> {
+        let args = args.iter().map(OsString::from).collect();
+        short_forms(args)
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn gzip_short_forms() {
+        assert_eq!(forms(&["s", "-d", "a.snz"]), ["s", "decompress", "a.snz"]);
+        assert_eq!(
+            forms(&["s", "-t", "a.snz"]),
+            ["s", "decompress", "--test", "a.snz"]
+        );
+        assert_eq!(
+            forms(&["s", "-dc", "a.snz"]),
+            ["s", "decompress", "-c", "a.snz"]
+        );
+        assert_eq!(forms(&["s", "-tv", "a"]), ["s", "decompress", "-tv", "a"]);
+        assert_eq!(forms(&["s", "--decompress", "a"]), ["s", "decompress", "a"]);
+        // everything else is left to clap
+        assert_eq!(forms(&["s", "compress", "-d"]), ["s", "compress", "-d"]);
+        assert_eq!(forms(&["s", "-j", "2", "info"]), ["s", "-j", "2", "info"]);
+        assert_eq!(forms(&["s", "-dj"]), ["s", "-dj"]);
+        assert_eq!(forms(&["s"]), ["s"]);
+        let cli = Cli::try_parse_from(forms(&["s", "-dkf", "a.snz"])).unwrap();
+        match cli.command {
+            Command::Decompress(a) => {
+                assert!(a.coding.keep && a.coding.force && !a.test);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

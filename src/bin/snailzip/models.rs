@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use snailzip::codec::container::{self, Header, Limits};
 use snailzip::{builtin, Engine, Weights};
 
 /// The models a command may use, in the order ties are broken.
@@ -59,6 +60,30 @@ impl Models {
             }
         }
         Ok(out)
+    }
+
+    /// Reads a file's header and checks that one of the models made it.
+    ///
+    /// # Errors
+    /// As [`container::read_header`], or [`snailzip::Error::ModelMismatch`].
+    pub fn check(&self, bytes: &[u8], limits: &Limits) -> snailzip::Result<Header> {
+        let (header, _) = container::read_header(bytes, limits)?;
+        if !self
+            .engines
+            .iter()
+            .any(|e| header.model_id.matches(&e.id()))
+        {
+            return Err(snailzip::Error::ModelMismatch {
+                file: header.model_id.to_string(),
+                loaded: self
+                    .engines
+                    .iter()
+                    .map(|e| snailzip::error::hex_id(&e.id()))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            });
+        }
+        Ok(header)
     }
 
     /// The engines, borrowed, for the codec.
