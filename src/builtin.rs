@@ -1,39 +1,136 @@
-//! The model an installed `snailzip` uses when no `--model` is given.
+//! The models an installed `snailzip` carries, so that no `--model` is ever needed.
 //!
-//! When `models/default.safetensors` exists at build time it is embedded in the binary.
-//! Otherwise the fallback is a clearly named *untrained* stand-in: deterministic random
-//! weights of the `base` config, which codes correctly but compresses poorly.
+//! Each shipped model that exists at build time is embedded in the binary: `cifar`
+//! (`models/default.safetensors`, trained on CIFAR-10's 32×32 images) and `photo`
+//! (`models/photo.safetensors`, trained on photographs). Compression tries them all on a
+//! sample of each image's tiles and keeps the smaller ([`crate::codec::compress_choosing`]);
+//! a file's model id names the one that decodes it. Models that shipped earlier and were
+//! replaced stay embedded as *retired* models ([`retired`]): never used to compress, they
+//! decode the files they wrote. Without any embedded model the fallback
+//! is a clearly named *untrained* stand-in: deterministic random weights of the `base`
+//! config, which codes correctly but compresses poorly.
 
 #[cfg(not(snailzip_embedded_model))]
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::weights::Weights;
 
 /// Seed of the untrained stand-in model.
 pub const FALLBACK_SEED: u64 = 0;
 
-/// Name of the built-in model, for messages.
+/// A built-in model.
+#[derive(Clone, Copy, Debug)]
+pub struct Builtin {
+    /// Its name for `--model NAME`.
+    pub name: &'static str,
+    /// The file it was built from.
+    pub file: &'static str,
+    /// What it is for, in a few words.
+    pub about: &'static str,
+    /// The safetensors bytes (`None`: the untrained stand-in).
+    bytes: Option<&'static [u8]>,
+}
+
+impl Builtin {
+    /// Its weights.
+    ///
+    /// # Errors
+    /// Only if the embedded file is corrupt, which a build would not produce.
+    pub fn weights(&self) -> Result<Weights> {
+        match self.bytes {
+            Some(b) => Weights::from_bytes(b),
+            None => Ok(fallback()),
+        }
+    }
+}
+
+#[cfg(snailzip_embedded_model)]
+fn fallback() -> Weights {
+    unreachable!("a trained model is embedded")
+}
+
+#[cfg(not(snailzip_embedded_model))]
+fn fallback() -> Weights {
+    Weights::random(&Config::base(), FALLBACK_SEED)
+}
+
+/// The built-in models, in the order ties are broken (`cifar` first).
+pub fn models() -> Vec<Builtin> {
+    #[cfg_attr(not(snailzip_embedded_photo), allow(unused_mut))]
+    let mut out = vec![Builtin {
+        name: "cifar",
+        file: "models/default.safetensors",
+        about: if cfg!(snailzip_embedded_model) {
+            "trained on CIFAR-10 (32×32 images)"
+        } else {
+            "UNTRAINED stand-in (random base weights; no trained model was embedded)"
+        },
+        #[cfg(snailzip_embedded_model)]
+        bytes: Some(include_bytes!("../models/default.safetensors")),
+        #[cfg(not(snailzip_embedded_model))]
+        bytes: None,
+    }];
+    #[cfg(snailzip_embedded_photo)]
+    out.push(Builtin {
+        name: "photo",
+        file: "models/photo.safetensors",
+        about: "trained on photographs",
+        bytes: Some(include_bytes!("../models/photo.safetensors")),
+    });
+    out
+}
+
+/// Models that shipped as built-ins and were replaced: decode-only, so that every file a
+/// released `snailzip` wrote keeps decoding.
+pub fn retired() -> Vec<Builtin> {
+    vec![
+        Builtin {
+            name: "cifar-64k",
+            file: "models/retired/cifar-64k.safetensors",
+            about: "retired (decode only): CIFAR-10 model shipped at 64,000 images, id 052305fd5e2f1d96",
+            bytes: Some(include_bytes!("../models/retired/cifar-64k.safetensors")),
+        },
+        Builtin {
+            name: "cifar-157k",
+            file: "models/retired/cifar-157k.safetensors",
+            about: "retired (decode only): CIFAR-10 model shipped at 157,168 images, id a23b242e5f51f534",
+            bytes: Some(include_bytes!("../models/retired/cifar-157k.safetensors")),
+        },
+    ]
+}
+
+/// The built-in model called `name`, current or retired (`default` is another name for
+/// `cifar`).
+///
+/// # Errors
+/// [`Error::Usage`] listing the built-in names if there is none of that name.
+pub fn find(name: &str) -> Result<Builtin> {
+    let name = if name == "default" { "cifar" } else { name };
+    let all: Vec<Builtin> = models().into_iter().chain(retired()).collect();
+    all.iter().find(|m| m.name == name).copied().ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|m| m.name).collect();
+        Error::Usage(format!(
+            "no built-in model `{name}` (built in: {})",
+            names.join(", ")
+        ))
+    })
+}
+
+/// Name of the first built-in model, for messages.
 pub fn name() -> &'static str {
     if cfg!(snailzip_embedded_model) {
-        "built-in default model (models/default.safetensors)"
+        "built-in model cifar (models/default.safetensors)"
     } else {
         "UNTRAINED stand-in model (random base weights; no trained model was embedded)"
     }
 }
 
-/// Loads the built-in model.
+/// Loads the first built-in model (`cifar`).
 ///
 /// # Errors
 /// Only if the embedded file is corrupt, which a build would not produce.
 pub fn weights() -> Result<Weights> {
-    #[cfg(snailzip_embedded_model)]
-    {
-        Weights::from_bytes(include_bytes!("../models/default.safetensors"))
-    }
-    #[cfg(not(snailzip_embedded_model))]
-    {
-        Ok(Weights::random(&Config::base(), FALLBACK_SEED))
-    }
+    models()[0].weights()
 }
 
 /// Whether a trained model is embedded.

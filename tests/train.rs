@@ -184,3 +184,103 @@ fn missing_data_explains_how_to_get_it() {
         "{err}"
     );
 }
+
+/// Smooth synthetic RGB images (something to learn), written as PNG files named `img_K.png`.
+fn write_images(dir: &std::path::Path, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|k| {
+            let (w, h) = (64 + 8 * (k % 3), 48);
+            let data: Vec<u8> = (0..w * h)
+                .flat_map(|p| {
+                    let (x, y) = (p % w, p / w);
+                    [(x * 3 + k) as u8, (y * 4) as u8, ((x + y) * 2) as u8]
+                })
+                .collect();
+            let name = format!("img_{k}.png");
+            let img = snailzip::Image::new(w, h, snailzip::ColorType::Rgb, data).unwrap();
+            std::fs::write(dir.join(&name), img.to_png().unwrap()).unwrap();
+            name
+        })
+        .collect()
+}
+
+#[test]
+fn cli_trains_on_a_folder_holding_out_whole_images_then_fine_tunes_with_init() {
+    let images = tempfile::tempdir().unwrap();
+    let names = write_images(images.path(), 20);
+    let held: Vec<&String> = names
+        .iter()
+        .filter(|n| snailzip::train::photos::in_held_out_tenth(n))
+        .collect();
+    assert!(!held.is_empty() && held.len() < names.len(), "{held:?}");
+    let dataset = format!("dir:{}", images.path().display());
+    let train = |out: &std::path::Path, extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+            .args(["train", "--dataset", &dataset, "--config", "tiny"])
+            .args([
+                "--batch",
+                "4",
+                "--steps",
+                "3",
+                "--eval-every",
+                "2",
+                "--quiet",
+            ])
+            .args(["--val-subset", "4", "--final-val", "8"])
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out.join("MODEL_CARD.md")).unwrap()
+    };
+    let first = tempfile::tempdir().unwrap();
+    let card = train(first.path(), &[]);
+    let trained = names.len() - held.len();
+    assert!(
+        card.contains(&format!("{trained} photos trained on"))
+            && card.contains(&format!("{} whole photos held out", held.len())),
+        "{card}"
+    );
+    assert!(card.contains("initialised from: random"), "{card}");
+    // a new run from the first run's model: fresh optimizer, warm-up, the source named
+    let model = first.path().join("model.safetensors");
+    let base = snailzip::Weights::load(&model).unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let card = train(
+        second.path(),
+        &["--init", model.to_str().unwrap(), "--warm-up", "2"],
+    );
+    let id = snailzip::error::hex_id(&base.id());
+    assert!(
+        card.contains(&format!("(id {id}), fresh Adam state")),
+        "{card}"
+    );
+    assert!(
+        card.contains("linear warm-up over the first 2 steps"),
+        "{card}"
+    );
+    let tuned = snailzip::Weights::load(&second.path().join("model.safetensors")).unwrap();
+    assert!(tuned.metadata()["snailzip.train.init"].contains(&id));
+    assert_ne!(tuned.id(), base.id(), "three steps must move the weights");
+    // --init and --resume do not mix; a model of another config is refused
+    let o = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+        .args([
+            "train",
+            "--dataset",
+            &dataset,
+            "--config",
+            "base",
+            "--steps",
+            "1",
+        ])
+        .arg("--init")
+        .arg(&model)
+        .arg("--out")
+        .arg(second.path().join("x"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--init"));
+}

@@ -165,6 +165,9 @@ pub struct CodecResult {
     pub skipped: Option<String>,
     /// First failure message, if any.
     pub first_error: Option<String>,
+    /// snailzip only: how many images each model coded (automatic choice).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models_used: Vec<(String, usize)>,
 }
 
 impl CodecResult {
@@ -181,7 +184,8 @@ impl CodecResult {
 /// Only internal failures; per-image failures are counted in the result.
 pub fn run_snailzip(
     corpus: &Corpus,
-    engine: &Engine,
+    engines: &[&Engine],
+    names: &[String],
     options: &Options,
     chunk: usize,
     progress: &(dyn Fn(usize) + Sync),
@@ -190,20 +194,22 @@ pub fn run_snailzip(
         name: "snailzip".into(),
         images: corpus.images.len(),
         model_bits: Some(0.0),
+        models_used: names.iter().map(|n| (n.clone(), 0)).collect(),
         ..CodecResult::default()
     };
     for images in corpus.images.chunks(chunk.max(1)) {
         let t0 = Instant::now();
-        let files = codec::compress_many(images, engine, options, &|_| {})?;
+        let files = codec::compress_choosing(images, &[], engines, options, &|_| {})?;
         let t1 = Instant::now();
-        let refs: Vec<&[u8]> = files.iter().map(|(b, _)| b.as_slice()).collect();
-        let decoded = codec::decompress_many(&refs, engine, options, &|_| {});
+        let refs: Vec<&[u8]> = files.iter().map(|(b, _, _)| b.as_slice()).collect();
+        let decoded = codec::decompress_choosing(&refs, engines, options, &|_| {});
         let t2 = Instant::now();
         r.encode_s += (t1 - t0).as_secs_f64();
         r.decode_s += (t2 - t1).as_secs_f64();
-        for ((img, (bytes, stats)), back) in images.iter().zip(&files).zip(decoded) {
-            match back {
+        for ((img, (bytes, stats, chosen)), back) in images.iter().zip(&files).zip(decoded) {
+            match back.map(|(image, _)| image) {
                 Ok(back) if back == *img => {
+                    r.models_used[*chosen].1 += 1;
                     r.bytes += bytes.len() as u64;
                     r.subpixels += img.subpixels() as u64;
                     r.pixels += (img.width * img.height) as u64;
@@ -313,6 +319,18 @@ pub fn markdown(corpus: &Corpus, results: &[CodecResult], threads: usize) -> Str
         ));
     }
     for r in results {
+        if r.models_used.len() > 1 {
+            let used: Vec<String> = r
+                .models_used
+                .iter()
+                .map(|(n, k)| format!("{n} {k}"))
+                .collect();
+            s.push_str(&format!(
+                "\n{}: images coded by each model (automatic choice): {}\n",
+                r.name,
+                used.join(", ")
+            ));
+        }
         if let Some(e) = &r.first_error {
             s.push_str(&format!(
                 "\n{}: {} failure(s), first: {e}\n",

@@ -8,6 +8,11 @@
 //! size. Within a tile, pixels are visited in raster order and per pixel the alpha (if any),
 //! then R, G, B (or the single gray value) are coded.
 //!
+//! Given several models, [`compress_choosing`] codes a fixed, evenly spread sample of each
+//! image's tiles with every model and codes the image with the one whose sample came out
+//! smallest (its sample tiles are kept, so the choice costs only the other models' share);
+//! the file's model id then tells [`decompress_choosing`] which model decodes it.
+//!
 //! Decoding accepts exactly what the encoder writes. While a tile is decoded, its symbols
 //! are coded again with the same probabilities, and the result must equal the stored
 //! payload byte for byte: a payload with extra bytes (trailing data, concatenated files) or
@@ -164,51 +169,161 @@ pub fn compress_many_with_metadata(
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<(Vec<u8>, Stats)>> {
-    let none = Metadata::default();
-    let tiles: Vec<Tile> = images
-        .iter()
-        .enumerate()
-        .flat_map(|(k, img)| tiles_of(k, img.width, img.height))
+    let files = compress_choosing(images, metadata, &[engine], options, progress)?;
+    Ok(files.into_iter().map(|(bytes, s, _)| (bytes, s)).collect())
+}
+
+/// The tiles (indices into one image's raster-ordered `tiles`) whose coded size decides
+/// between models: all of them for up to 8 tiles, else an evenly spread twelfth (at least
+/// 8) of the full 32×32 tiles.
+fn sample_tiles(tiles: &[Tile]) -> Vec<usize> {
+    let n = tiles.len();
+    if n <= 8 {
+        return (0..n).collect();
+    }
+    let full: Vec<usize> = (0..n)
+        .filter(|&i| tiles[i].w == TILE && tiles[i].h == TILE)
         .collect();
-    let groups = batches(&tiles, options.batch);
+    let pool = if full.is_empty() {
+        (0..n).collect()
+    } else {
+        full
+    };
+    let m = n.div_ceil(12).max(8).min(pool.len());
+    (0..m)
+        .map(|k| pool[(2 * k + 1) * pool.len() / (2 * m)])
+        .collect()
+}
+
+/// Codes the tiles `ids` (indices into `tiles`) with `engine`, in batches of equal shape on
+/// the rayon pool; returns (tile, payload, model bits) for each.
+fn encode_tiles(
+    images: &[Image],
+    engine: &Engine,
+    tiles: &[Tile],
+    ids: &[usize],
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<(usize, Vec<u8>, f64)>> {
+    let subset: Vec<Tile> = ids.iter().map(|&i| tiles[i]).collect();
+    let groups = batches(&subset, options.batch);
     let results: Vec<Vec<(usize, Vec<u8>, f64)>> = groups
         .par_iter()
-        .map(|ids| {
-            let r = encode_batch(images, engine, &tiles, ids);
-            progress(ids.len());
+        .map(|group| {
+            let r = encode_batch(images, engine, &subset, group);
+            progress(group.len());
             r
         })
         .collect::<Result<_>>()?;
-    let mut payloads = vec![Vec::new(); tiles.len()];
-    let mut stats = vec![Stats::default(); images.len()];
-    for (id, bytes, bits) in results.into_iter().flatten() {
-        let s = &mut stats[tiles[id].image];
-        s.model_bits += bits;
-        s.payload_bytes += bytes.len();
-        s.tiles += 1;
-        payloads[id] = bytes;
-    }
-    // tiles are listed image by image, each image's in raster order
-    let mut next = 0;
-    let files = images
+    Ok(results
+        .into_iter()
+        .flatten()
+        .map(|(k, bytes, bits)| (ids[k], bytes, bits))
+        .collect())
+}
+
+/// Compresses several images like [`compress_many_with_metadata`], each with the model of
+/// `engines` that codes a sample of its tiles smallest (ties: the earlier model); with one
+/// model there is no sampling. Returns each file, its figures and the index of the model
+/// used. A file is identical to what [`compress`] gives with the chosen model alone.
+///
+/// # Errors
+/// Only internal coder failures, which indicate a bug.
+///
+/// # Panics
+/// If `engines` is empty.
+pub fn compress_choosing(
+    images: &[Image],
+    metadata: &[Metadata],
+    engines: &[&Engine],
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<(Vec<u8>, Stats, usize)>> {
+    assert!(!engines.is_empty(), "compress_choosing needs a model");
+    let none = Metadata::default();
+    let per_image: Vec<Vec<Tile>> = images
         .iter()
-        .zip(stats)
         .enumerate()
-        .map(|(k, (image, s))| {
-            let header = Header {
-                model_id: StoredModelId::of(&engine.id()),
-                color: image.color,
-                tile: TILE,
-                checksum: checksum(image),
-                width: image.width,
-                height: image.height,
-            };
-            let own = &payloads[next..next + s.tiles];
-            next += s.tiles;
-            let meta = metadata.get(k).unwrap_or(&none);
-            (container::write_with_metadata(&header, meta, own), s)
-        })
+        .map(|(k, img)| tiles_of(k, img.width, img.height).collect())
         .collect();
+    // index of each image's first tile in the pooled list
+    let mut starts = Vec::with_capacity(images.len() + 1);
+    starts.push(0usize);
+    for t in &per_image {
+        starts.push(starts[starts.len() - 1] + t.len());
+    }
+    let tiles: Vec<Tile> = per_image.concat();
+    let mut coded: Vec<Option<(Vec<u8>, f64)>> = vec![None; tiles.len()];
+    let mut choice = vec![0usize; images.len()];
+    let mut sampled = vec![false; tiles.len()];
+    if engines.len() > 1 {
+        let sample: Vec<usize> = per_image
+            .iter()
+            .zip(&starts)
+            .flat_map(|(t, &s)| sample_tiles(t).into_iter().map(move |i| s + i))
+            .collect();
+        let mut cost = vec![vec![0usize; images.len()]; engines.len()];
+        let mut results = Vec::with_capacity(engines.len());
+        for (e, engine) in engines.iter().enumerate() {
+            let r = encode_tiles(images, engine, &tiles, &sample, options, &|_| {})?;
+            for (id, bytes, _) in &r {
+                cost[e][tiles[*id].image] += bytes.len();
+            }
+            results.push(r);
+        }
+        for (k, c) in choice.iter_mut().enumerate() {
+            *c = (0..engines.len())
+                .min_by_key(|&e| (cost[e][k], e))
+                .unwrap_or(0);
+        }
+        for (e, r) in results.into_iter().enumerate() {
+            for (id, bytes, bits) in r {
+                if choice[tiles[id].image] == e {
+                    sampled[id] = true;
+                    coded[id] = Some((bytes, bits));
+                }
+            }
+        }
+        progress(sample.len());
+    }
+    for (e, engine) in engines.iter().enumerate() {
+        let rest: Vec<usize> = (0..tiles.len())
+            .filter(|&id| choice[tiles[id].image] == e && !sampled[id])
+            .collect();
+        if rest.is_empty() {
+            continue;
+        }
+        for (id, bytes, bits) in encode_tiles(images, engine, &tiles, &rest, options, progress)? {
+            coded[id] = Some((bytes, bits));
+        }
+    }
+    let mut files = Vec::with_capacity(images.len());
+    for (k, image) in images.iter().enumerate() {
+        let mut s = Stats::default();
+        let mut own = Vec::with_capacity(starts[k + 1] - starts[k]);
+        // tiles are listed image by image, each image's in raster order
+        for c in &mut coded[starts[k]..starts[k + 1]] {
+            let (bytes, bits) = c.take().expect("every tile coded once");
+            s.model_bits += bits;
+            s.payload_bytes += bytes.len();
+            s.tiles += 1;
+            own.push(bytes);
+        }
+        let header = Header {
+            model_id: StoredModelId::of(&engines[choice[k]].id()),
+            color: image.color,
+            tile: TILE,
+            checksum: checksum(image),
+            width: image.width,
+            height: image.height,
+        };
+        let meta = metadata.get(k).unwrap_or(&none);
+        files.push((
+            container::write_with_metadata(&header, meta, &own),
+            s,
+            choice[k],
+        ));
+    }
     Ok(files)
 }
 
@@ -502,6 +617,52 @@ pub fn decompress_many_with_metadata(
         .collect()
 }
 
+/// Decompresses several files with their metadata, each with the model of `engines` whose
+/// id its header names (files are grouped by model and each group decoded like
+/// [`decompress_many_with_metadata`]). A file that none of them made fails with
+/// [`Error::ModelMismatch`].
+pub fn decompress_choosing(
+    files: &[&[u8]],
+    engines: &[&Engine],
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<Result<(Image, Metadata)>> {
+    let mut out: Vec<Option<Result<(Image, Metadata)>>> = (0..files.len()).map(|_| None).collect();
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); engines.len()];
+    for (k, bytes) in files.iter().enumerate() {
+        match container::read_header(bytes, &options.limits) {
+            Err(e) => out[k] = Some(Err(e)),
+            Ok((h, _)) => match engines.iter().position(|e| h.model_id.matches(&e.id())) {
+                Some(e) => groups[e].push(k),
+                None => {
+                    out[k] = Some(Err(Error::ModelMismatch {
+                        file: h.model_id.to_string(),
+                        loaded: engines
+                            .iter()
+                            .map(|e| crate::error::hex_id(&e.id()))
+                            .collect::<Vec<_>>()
+                            .join(" or "),
+                    }))
+                }
+            },
+        }
+    }
+    for (e, ks) in groups.iter().enumerate() {
+        if ks.is_empty() {
+            continue;
+        }
+        let these: Vec<&[u8]> = ks.iter().map(|&k| files[k]).collect();
+        for (&k, r) in ks.iter().zip(decompress_many_with_metadata(
+            &these, engines[e], options, progress,
+        )) {
+            out[k] = Some(r);
+        }
+    }
+    out.into_iter()
+        .map(|r| r.expect("every file decided"))
+        .collect()
+}
+
 /// The message for a tile whose stored payload differs from what the encoder writes for the
 /// decoded symbols (`honest`).
 fn describe_unfaithful(file: &[u8], stored: &[u8], honest: &[u8], last: bool) -> String {
@@ -719,6 +880,69 @@ mod tests {
         let bytes = words_to_bytes(&words);
         assert_eq!(bytes, vec![4, 3, 2, 1, 0, 5]);
         assert_eq!(bytes_to_words(&bytes), vec![0x0102_0304, 0x0000_0500]);
+    }
+
+    #[test]
+    fn samples_spread_over_full_tiles() {
+        let tiles: Vec<Tile> = tiles_of(0, 768, 512).collect();
+        let s = sample_tiles(&tiles);
+        assert_eq!(s.len(), 32);
+        assert!(s.windows(2).all(|w| w[0] < w[1]));
+        assert!(s[0] < 12 && s[31] > 370, "{s:?}");
+        assert_eq!(sample_tiles(&tiles[..5]), vec![0, 1, 2, 3, 4]);
+        // partial edge tiles are not sampled when full ones exist
+        let edge: Vec<Tile> = tiles_of(0, 100, 300).collect();
+        assert!(sample_tiles(&edge)
+            .iter()
+            .all(|&i| edge[i].w == TILE && edge[i].h == TILE));
+    }
+
+    #[test]
+    fn choice_takes_the_smaller_model_and_decodes_by_id() {
+        let a = Engine::new(&Weights::random(&Config::tiny(), 5));
+        let b = Engine::new(&Weights::random(&Config::tiny(), 6));
+        let opts = Options::default();
+        let images: Vec<Image> = (0..3)
+            .map(|k| {
+                let data = (0..40 * 36 * 3)
+                    .map(|i| ((i * (k + 3)) % 251) as u8)
+                    .collect();
+                Image::new(40, 36, ColorType::Rgb, data).unwrap()
+            })
+            .collect();
+        let out = compress_choosing(&images, &[], &[&a, &b], &opts, &|_| {}).unwrap();
+        for (image, (bytes, stats, chosen)) in images.iter().zip(&out) {
+            let alone_a = compress(image, &a, &opts, &|_| {}).unwrap().0;
+            let alone_b = compress(image, &b, &opts, &|_| {}).unwrap().0;
+            // small images are sampled whole: the choice is the smaller file, bit-identical
+            let (best, which) = if alone_b.len() < alone_a.len() {
+                (alone_b, 1)
+            } else {
+                (alone_a, 0)
+            };
+            assert_eq!((bytes, *chosen), (&best, which));
+            assert_eq!(stats.tiles, 4);
+        }
+        let refs: Vec<&[u8]> = out.iter().map(|f| f.0.as_slice()).collect();
+        let back = decompress_choosing(&refs, &[&b, &a], &opts, &|_| {});
+        for (image, r) in images.iter().zip(back) {
+            assert_eq!(&r.unwrap().0, image);
+        }
+        let c = Engine::new(&Weights::random(&Config::tiny(), 7));
+        let wrong = decompress_choosing(&refs[..1], &[&c], &opts, &|_| {});
+        assert!(matches!(wrong[0], Err(Error::ModelMismatch { .. })));
+        // a larger image is judged on a sample; its file is still exactly the chosen
+        // model's, with the sampled tiles' payloads reused
+        let data = (0..300 * 70 * 3).map(|i| ((i * 13) % 241) as u8).collect();
+        let big = Image::new(300, 70, ColorType::Rgb, data).unwrap();
+        let (bytes, stats, chosen) =
+            compress_choosing(std::slice::from_ref(&big), &[], &[&a, &b], &opts, &|_| {})
+                .unwrap()
+                .pop()
+                .unwrap();
+        assert_eq!(stats.tiles, 30);
+        let alone = compress(&big, [&a, &b][chosen], &opts, &|_| {}).unwrap().0;
+        assert_eq!(bytes, alone);
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct Checkpoint {
     pub ema_updates: u64,
     /// Last validation bits/dim, if any.
     pub val_bpd: Option<f64>,
+    /// Learning-rate warm-up steps (0: none; absent in older checkpoints).
+    pub warm_up: u64,
+    /// What the run started from, for the card (absent in older checkpoints: `random`).
+    pub init: String,
     /// Parameters, Adam moments and EMA weights, canonical order.
     pub params: Vec<Vec<f32>>,
     /// Adam first moments.
@@ -56,7 +60,7 @@ impl Checkpoint {
     pub fn save(&self, path: &Path) -> Result<()> {
         let header = format!(
             "config={}\nseed={}\nstep={}\nimages_seen={}\nelapsed_s={}\nepoch={}\ncursor={}\n\
-             lr={}\nadam_t={}\nema_updates={}\nval_bpd={}\n",
+             lr={}\nadam_t={}\nema_updates={}\nval_bpd={}\nwarm_up={}\ninit={}\n",
             self.config,
             self.seed,
             self.step,
@@ -67,7 +71,9 @@ impl Checkpoint {
             self.lr,
             self.adam_t,
             self.ema_updates,
-            self.val_bpd.map_or(String::new(), |v| v.to_string())
+            self.val_bpd.map_or(String::new(), |v| v.to_string()),
+            self.warm_up,
+            self.init.replace('\n', " ")
         );
         let floats: usize = self.params.iter().map(Vec::len).sum::<usize>() * 4;
         let mut bytes = Vec::with_capacity(16 + header.len() + floats * 4);
@@ -152,6 +158,8 @@ impl Checkpoint {
             } else {
                 Some(val.parse().map_err(|_| bad("bad `val_bpd`"))?)
             },
+            warm_up: fields.get("warm_up").map_or(Ok(0), |_| num("warm_up"))?,
+            init: fields.get("init").map_or("random", |v| v).to_string(),
             params,
             m,
             v,
@@ -185,6 +193,8 @@ mod tests {
             adam_t: 3,
             ema_updates: 3,
             val_bpd: Some(5.25),
+            warm_up: 500,
+            init: "model `x` (id 00)".into(),
             m: params.clone(),
             v: params.clone(),
             ema: params.clone(),

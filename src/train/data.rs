@@ -1,11 +1,13 @@
-//! Training data: CIFAR-10 binary batches or a folder of images cut into 32×32 tiles, as one
-//! NHWC u8 buffer, plus the seeded orders that walk it.
+//! Training data: CIFAR-10 binary batches as one NHWC u8 buffer of 32×32 tiles, photos
+//! ([`super::photos`]) cropped anew every epoch, or a weighted mixture of those, behind one
+//! [`TrainSet`]; plus the seeded orders that walk it.
 
 use std::path::{Path, PathBuf};
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use super::photos::PhotoSet;
 use crate::config::{COLORS, TILE};
 use crate::error::{Error, Result};
 
@@ -132,43 +134,88 @@ pub fn load_cifar(dir: &Path, train: bool, limit: usize) -> Result<Tiles> {
     Ok(tiles)
 }
 
-/// Cuts every readable image in `dir` (not recursive) into non-overlapping 32×32 RGB tiles
-/// (gray and alpha images are converted to RGB; edges that do not fill a tile are dropped).
-///
-/// # Errors
-/// [`Error::Io`] if the folder cannot be listed, [`Error::Usage`] if it yields no tile.
-pub fn load_image_dir(dir: &Path) -> Result<Tiles> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    paths.sort();
-    let mut tiles = Tiles::default();
-    for path in paths {
-        let Ok(img) = image::open(&path) else {
-            continue;
-        };
-        let rgb = img.to_rgb8();
-        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
-        let raw = rgb.as_raw();
-        for ty in 0..h / TILE {
-            for tx in 0..w / TILE {
-                for i in 0..TILE {
-                    let row = (ty * TILE + i) * w + tx * TILE;
-                    tiles
-                        .data
-                        .extend_from_slice(&raw[row * COLORS..(row + TILE) * COLORS]);
-                }
+/// What a training run draws its tiles from.
+#[derive(Clone, Debug)]
+pub enum TrainSet {
+    /// Fixed 32×32 images (CIFAR-10).
+    Tiles(Tiles),
+    /// Photos, cropped anew every epoch.
+    Photos(PhotoSet),
+    /// Each tile from part `k` with probability `weight_k / Σ weight`.
+    Mix(Vec<(f64, TrainSet)>),
+}
+
+impl TrainSet {
+    /// Tiles per epoch.
+    pub fn len(&self) -> usize {
+        match self {
+            TrainSet::Tiles(t) => t.len(),
+            TrainSet::Photos(p) => p.len(),
+            TrainSet::Mix(parts) => parts.iter().map(|(_, p)| p.len()).sum(),
+        }
+    }
+
+    /// Whether an epoch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes tile `index` of epoch `epoch` of run `seed` to `out` ([`TILE_BYTES`]).
+    pub fn fill(&self, index: u64, seed: u64, epoch: u64, out: &mut [u8]) {
+        match self {
+            TrainSet::Tiles(t) => out.copy_from_slice(t.get(index as usize)),
+            TrainSet::Photos(p) => p.crop(index, seed, epoch, out),
+            TrainSet::Mix(parts) => {
+                let mut r = crate::weights::SplitMix64(
+                    seed ^ epoch.wrapping_mul(0x9e6c_63d0_676a_9a99)
+                        ^ index.wrapping_mul(0xa076_1d64_78bd_642f),
+                );
+                let total: f64 = parts.iter().map(|(w, _)| w).sum();
+                let mut u = r.next_f64() * total;
+                let k = parts
+                    .iter()
+                    .position(|(w, _)| {
+                        u -= w;
+                        u < 0.0
+                    })
+                    .unwrap_or(parts.len() - 1);
+                let part = &parts[k].1;
+                let j = r.next_u64() % part.len().max(1) as u64;
+                part.fill(j, seed ^ (k as u64 + 1), epoch, out);
             }
         }
     }
-    if tiles.is_empty() {
-        return Err(Error::Usage(format!(
-            "{} holds no image of at least 32×32 pixels",
-            dir.display()
-        )));
+
+    /// The tiles at `indices` of epoch `epoch`, concatenated.
+    pub fn batch(&self, indices: &[u32], seed: u64, epoch: u64) -> Vec<u8> {
+        let mut out = vec![0u8; indices.len() * TILE_BYTES];
+        for (&i, o) in indices.iter().zip(out.chunks_exact_mut(TILE_BYTES)) {
+            self.fill(u64::from(i), seed, epoch, o);
+        }
+        out
     }
-    Ok(tiles)
+}
+
+/// Interleaves validation sets in proportion to `weights`, so that every prefix holds
+/// the parts in about those proportions.
+pub fn interleave(parts: &[(f64, Tiles)]) -> Tiles {
+    let total: f64 = parts.iter().map(|(w, _)| w).sum();
+    let mut taken = vec![0usize; parts.len()];
+    let mut out = Tiles::default();
+    loop {
+        let n = out.len() as f64 + 1.0;
+        let next = (0..parts.len())
+            .filter(|&k| taken[k] < parts[k].1.len())
+            .max_by(|&a, &b| {
+                let da = parts[a].0 / total * n - taken[a] as f64;
+                let db = parts[b].0 / total * n - taken[b] as f64;
+                da.total_cmp(&db)
+            });
+        let Some(k) = next else { break };
+        out.data.extend_from_slice(parts[k].1.get(taken[k]));
+        taken[k] += 1;
+    }
+    out
 }
 
 /// A permutation of `0..n` from `seed`.
@@ -220,5 +267,26 @@ mod tests {
         assert_eq!(split(&all, 10).1.data, v.data);
         assert_ne!(epoch_order(50, 1, 0), epoch_order(50, 1, 1));
         assert_eq!(epoch_order(50, 1, 3), epoch_order(50, 1, 3));
+    }
+
+    #[test]
+    fn mixtures_draw_by_weight_and_validation_interleaves() {
+        let part = |v: u8, n: usize| Tiles {
+            data: vec![v; n * TILE_BYTES],
+        };
+        let mix = TrainSet::Mix(vec![
+            (3.0, TrainSet::Tiles(part(1, 10))),
+            (1.0, TrainSet::Tiles(part(2, 50))),
+        ]);
+        assert_eq!(mix.len(), 60);
+        let idx: Vec<u32> = (0..4000).collect();
+        let b = mix.batch(&idx, 7, 0);
+        let ones = b.chunks(TILE_BYTES).filter(|t| t[0] == 1).count();
+        assert!((2800..3200).contains(&ones), "{ones}");
+        assert_eq!(b, mix.batch(&idx, 7, 0));
+        let v = interleave(&[(3.0, part(1, 30)), (1.0, part(2, 5))]);
+        assert_eq!(v.len(), 35);
+        let head: Vec<u8> = (0..8).map(|i| v.get(i)[0]).collect();
+        assert_eq!(head.iter().filter(|&&x| x == 2).count(), 2, "{head:?}");
     }
 }

@@ -9,6 +9,7 @@
 pub mod checkpoint;
 pub mod data;
 pub mod optim;
+pub mod photos;
 pub mod report;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::model::{weights_from, Graph, Network};
 use crate::weights::Weights;
 use checkpoint::Checkpoint;
-use data::Tiles;
+use data::{Tiles, TrainSet};
 use optim::{Adam, Ema};
 use report::LogRow;
 
@@ -33,8 +34,62 @@ pub const DEFAULT_LR: f32 = 1e-3;
 pub enum DatasetSpec {
     /// CIFAR-10 binary batches; `None` searches the default places.
     Cifar10(Option<PathBuf>),
-    /// A folder of images cut into 32×32 tiles.
+    /// A folder of images (not recursive), cropped anew every epoch; a fixed tenth of the
+    /// images (by file name) is held out.
     Dir(PathBuf),
+    /// The photo training corpus ([`crate::corpus::photo_parts`]): BSDS500 and GCompris in
+    /// the data folder (`None`: the default places), the Debian photos where
+    /// `corpus/fetch-debian-photos.sh` put them (skipped with a note if absent).
+    Photos(Option<PathBuf>),
+    /// Each training tile drawn from part `k` with probability ∝ `weight_k`.
+    Mix(Vec<(f64, DatasetSpec)>),
+}
+
+impl DatasetSpec {
+    /// Parses `cifar10`, `photos`, `dir:PATH`, or a weighted mixture `photos:0.8,cifar10:0.2`
+    /// (`data_dir` is where CIFAR-10 and the photos are looked for).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] naming what is wrong.
+    pub fn parse(text: &str, data_dir: Option<&Path>) -> Result<DatasetSpec> {
+        let one = |t: &str| -> Result<DatasetSpec> {
+            match t {
+                "cifar10" => Ok(DatasetSpec::Cifar10(data_dir.map(Path::to_path_buf))),
+                "photos" => Ok(DatasetSpec::Photos(data_dir.map(Path::to_path_buf))),
+                _ => match t.strip_prefix("dir:") {
+                    Some(p) if !p.is_empty() => Ok(DatasetSpec::Dir(PathBuf::from(p))),
+                    _ => Err(Error::Usage(format!(
+                        "unknown --dataset `{t}` (cifar10, photos, dir:PATH, or a mixture such \
+                         as photos:0.8,cifar10:0.2)"
+                    ))),
+                },
+            }
+        };
+        if !text.contains(',') && one(text).is_ok() {
+            return one(text);
+        }
+        let mut parts = Vec::new();
+        for item in text.split(',') {
+            let (name, w) = item.rsplit_once(':').ok_or_else(|| {
+                Error::Usage(format!(
+                    "--dataset `{text}`: give every part of a mixture a weight (NAME:WEIGHT)"
+                ))
+            })?;
+            let w: f64 = w
+                .parse()
+                .ok()
+                .filter(|w: &f64| w.is_finite() && *w > 0.0)
+                .ok_or_else(|| {
+                    Error::Usage(format!("--dataset `{text}`: weight `{w}` is not positive"))
+                })?;
+            parts.push((w, one(name)?));
+        }
+        Ok(if parts.len() == 1 {
+            parts.remove(0).1
+        } else {
+            DatasetSpec::Mix(parts)
+        })
+    }
 }
 
 impl std::fmt::Display for DatasetSpec {
@@ -44,6 +99,13 @@ impl std::fmt::Display for DatasetSpec {
         match self {
             DatasetSpec::Cifar10(_) => write!(f, "CIFAR-10 (binary version)"),
             DatasetSpec::Dir(p) => write!(f, "images of {}", p.display()),
+            DatasetSpec::Photos(_) => write!(f, "photos (BSDS500, GCompris, Debian wallpapers)"),
+            DatasetSpec::Mix(parts) => {
+                for (i, (w, p)) in parts.iter().enumerate() {
+                    write!(f, "{}{p} × {w}", if i > 0 { " + " } else { "" })?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -71,6 +133,12 @@ pub struct TrainOptions {
     pub out: PathBuf,
     /// Continue from `out/checkpoint`.
     pub resume: bool,
+    /// Start a new run from this model (`.safetensors`) or checkpoint's weights, with fresh
+    /// optimizer state.
+    pub init: Option<PathBuf>,
+    /// Steps over which the learning rate rises linearly from 0 (`None`: 500 with `init`,
+    /// else 0).
+    pub warm_up: Option<u64>,
     /// Validate (on `val_subset` images) every this many steps.
     pub eval_every: u64,
     /// Images of the periodic validation.
@@ -105,6 +173,8 @@ impl TrainOptions {
             seed: 0,
             out,
             resume: false,
+            init: None,
+            warm_up: None,
             eval_every: 500,
             val_subset: 500,
             final_val: 5000,
@@ -215,13 +285,21 @@ struct Run {
     epoch: u64,
     cursor: u64,
     val_bpd: Option<f64>,
+    /// Warm-up steps (learning rate × min(1, (step + 1) / warm_up)).
+    warm_up: u64,
+    /// What the run started from (`random`, or a model id and file), for the card.
+    init: String,
     /// Set only at the end of a cooled-down session; not checkpointed.
     exported: ExportedWeights,
 }
 
 impl Run {
     fn fresh(config: &Config, seed: u64, lr: f32) -> Run {
-        let net = Network::new(&Weights::random(config, seed));
+        Run::from_weights(&Weights::random(config, seed), seed, lr)
+    }
+
+    fn from_weights(weights: &Weights, seed: u64, lr: f32) -> Run {
+        let net = Network::new(weights);
         Run {
             adam: Adam::new(&net, lr),
             ema: Ema::new(&net, 0.9995),
@@ -233,7 +311,18 @@ impl Run {
             epoch: 0,
             cursor: 0,
             val_bpd: None,
+            warm_up: 0,
+            init: "random".into(),
             exported: ExportedWeights::Ema,
+        }
+    }
+
+    /// The learning-rate multiplier of the warm-up at the current step.
+    fn warm_up_scale(&self) -> f32 {
+        if self.warm_up == 0 {
+            1.0
+        } else {
+            ((self.step + 1) as f64 / self.warm_up as f64).min(1.0) as f32
         }
     }
 
@@ -251,6 +340,8 @@ impl Run {
         run.epoch = ck.epoch;
         run.cursor = ck.cursor;
         run.val_bpd = ck.val_bpd;
+        run.warm_up = ck.warm_up;
+        run.init = ck.init;
         Ok(run)
     }
 
@@ -267,6 +358,8 @@ impl Run {
             adam_t: self.adam.t,
             ema_updates: self.ema.updates,
             val_bpd: self.val_bpd,
+            warm_up: self.warm_up,
+            init: self.init.clone(),
             params: self
                 .net
                 .params()
@@ -302,7 +395,8 @@ impl Run {
         }
     }
 
-    /// The next batch's tile indices (advancing epochs as needed).
+    /// The next batch's tile indices (advancing epochs as needed; the batch is drawn from
+    /// the epoch current after the call).
     fn next_batch(&mut self, n_train: usize, batch: usize, order: &mut Vec<u32>) -> Vec<u32> {
         let mut out = Vec::with_capacity(batch);
         while out.len() < batch {
@@ -331,21 +425,96 @@ impl Run {
     }
 }
 
-fn load_dataset(spec: &DatasetSpec, limit: usize, test: bool) -> Result<Tiles> {
+/// A dataset's training set, its held-out validation tiles (never from trained images) and
+/// a line for the model card.
+struct Loaded {
+    train: TrainSet,
+    val: Tiles,
+    note: String,
+}
+
+fn load_dataset(spec: &DatasetSpec, opts: &TrainOptions) -> Result<Loaded> {
+    let limit = opts.limit.unwrap_or(usize::MAX);
     match spec {
         DatasetSpec::Cifar10(dir) => {
             let dir = data::find_cifar(dir.as_deref())?;
-            data::load_cifar(&dir, !test, limit)
+            let all = data::load_cifar(&dir, true, limit)?;
+            let (train, val) = data::split(&all, opts.holdout);
+            Ok(Loaded {
+                note: format!(
+                    "CIFAR-10 training set: {} images trained on, {} held out (fixed shuffle)",
+                    train.len(),
+                    val.len()
+                ),
+                train: TrainSet::Tiles(train),
+                val,
+            })
         }
         DatasetSpec::Dir(dir) => {
-            if test {
-                return Err(Error::Usage("--eval-test needs --dataset cifar10".into()));
+            let files = photos::dir_files(dir)?;
+            photo_set(&files, limit, &format!("{}", dir.display()))
+        }
+        DatasetSpec::Photos(data_dir) => {
+            let data = data_dir.clone().unwrap_or_else(crate::corpus::data_dir);
+            let (files, mut notes) = photos::corpus_files(
+                &crate::corpus::photos_dir(&data),
+                &crate::corpus::debian_photos_dir(),
+            )?;
+            let mut loaded = photo_set(&files, limit, "the photo corpus")?;
+            notes.push(loaded.note);
+            loaded.note = notes.join("; ");
+            Ok(loaded)
+        }
+        DatasetSpec::Mix(parts) => {
+            let mut sets = Vec::new();
+            let mut vals = Vec::new();
+            let mut notes = Vec::new();
+            for (w, p) in parts {
+                let l = load_dataset(p, opts)?;
+                notes.push(format!("{w} × ({})", l.note));
+                sets.push((*w, l.train));
+                vals.push((*w, l.val));
             }
-            let mut t = data::load_image_dir(dir)?;
-            t.data.truncate(limit.min(t.len()) * data::TILE_BYTES);
-            Ok(t)
+            Ok(Loaded {
+                train: TrainSet::Mix(sets),
+                val: data::interleave(&vals),
+                note: format!(
+                    "mixture, each tile drawn from a part with probability ∝ its weight: {}; \
+                     validation interleaves the parts' held-out tiles in those proportions",
+                    notes.join(" + ")
+                ),
+            })
         }
     }
+}
+
+/// Loads photo files into a training set of random crops and the grid tiles of the held-out
+/// photos (at most `limit` photos, for tests and quick runs).
+fn photo_set(files: &[photos::PhotoFile], limit: usize, what: &str) -> Result<Loaded> {
+    let files = &files[..files.len().min(limit)];
+    let (train, val) = photos::load(files)?;
+    let (train, val) = (photos::PhotoSet::new(train), photos::PhotoSet::new(val));
+    if train.is_empty() || val.is_empty() {
+        return Err(Error::Usage(format!(
+            "{what}: need photos of at least 32×32 both to train on and to hold out ({} and {})",
+            train.photos(),
+            val.photos()
+        )));
+    }
+    Ok(Loaded {
+        note: format!(
+            "{what}: {} photos trained on ({:.1} Mpixel at training scale, {} random 32×32 \
+             crops per epoch: position, 50% an extra area downscale of up to 2×, 50% mirrored), \
+             {} whole photos held out ({} validation tiles on a fixed grid, fixed shuffle)",
+            train.photos(),
+            train.pixels() as f64 / 1e6,
+            train.len(),
+            val.photos(),
+            val.grid_tiles().len()
+        ),
+        val: val.grid_tiles(),
+        train: TrainSet::Photos(train),
+    })
 }
 
 /// Writes `model.safetensors` (EMA or raw weights + metadata), `loss.png` and `MODEL_CARD.md`.
@@ -354,7 +523,7 @@ fn export(
     opts: &TrainOptions,
     wall_s: f64,
     test_bpd: Option<f64>,
-    n_train: usize,
+    data_note: &str,
 ) -> Result<PathBuf> {
     let mut w = run.exported_weights()?;
     let meta = [
@@ -364,6 +533,7 @@ fn export(
         ("snailzip.train.wall_s", format!("{wall_s:.0}")),
         ("snailzip.train.seed", run.seed.to_string()),
         ("snailzip.train.dataset", opts.dataset.to_string()),
+        ("snailzip.train.init", run.init.clone()),
         (
             "snailzip.train.val_bpd",
             run.val_bpd.map_or("n/a".into(), |v| format!("{v:.4}")),
@@ -386,10 +556,10 @@ fn export(
     let card = format!(
         "# snailzip model card\n\n\
          - model: PixelSNAIL, `{config}` ({params} parameters), model id `{id}`\n\
-         - data: {dataset}, {n_train} training tiles (32×32), validation = {holdout} held-out \
-         training tiles (fixed shuffle); CIFAR-10 records of the local copy are grouped by class, \
-         so the data is shuffled with a seeded PCG generator every epoch\n\
-         - training: Adam (lr {lr} as last set, β1 0.95, β2 0.9995, lr × 0.999998 per step{cool}), \
+         - data: {dataset}. {data_note}; the order is shuffled with a seeded PCG generator \
+         every epoch\n\
+         - initialised from: {init}\n\
+         - training: Adam (lr {lr} as last set, β1 0.95, β2 0.9995, lr × 0.999998 per step{warm}{cool}), \
          batch {batch}, seed {seed}, {exported} exported\n\
          - steps: {steps}, images seen: {images}, wall time: {wall:.0} s\n\
          - bits/dim: train {train} (last log window, raw weights), validation {val} (exported \
@@ -401,8 +571,13 @@ fn export(
         params = run.net.config().parameter_count(),
         id = crate::error::hex_id(&w.id()),
         dataset = opts.dataset,
-        holdout = opts.holdout,
+        init = run.init,
         lr = run.adam.lr,
+        warm = if run.warm_up > 0 {
+            format!("; linear warm-up over the first {} steps", run.warm_up)
+        } else {
+            String::new()
+        },
         cool = opts.cool_down.map_or(String::new(), |d| {
             format!(
                 "; this session cooled down linearly to 0 over the last {:.0} s",
@@ -460,6 +635,11 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
         if let Some(lr) = opts.lr {
             run.adam.lr = lr;
         }
+        if opts.init.is_some() {
+            return Err(Error::Usage(
+                "--init starts a new run; --resume continues one (give one of them)".into(),
+            ));
+        }
         report::truncate_after(&opts.out.join("log.csv"), run.step)?;
         run
     } else {
@@ -470,12 +650,35 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
             )));
         }
         let _ = std::fs::remove_file(opts.out.join("log.csv"));
-        Run::fresh(&opts.config, opts.seed, opts.lr.unwrap_or(DEFAULT_LR))
+        let lr = opts.lr.unwrap_or(DEFAULT_LR);
+        let mut run = match &opts.init {
+            None => Run::fresh(&opts.config, opts.seed, lr),
+            Some(path) => {
+                let (weights, from) = init_weights(path)?;
+                if weights.config() != &opts.config {
+                    return Err(Error::Usage(format!(
+                        "--init {} has config {}, not {} (pass --config to match it)",
+                        path.display(),
+                        weights.config(),
+                        opts.config
+                    )));
+                }
+                let mut run = Run::from_weights(&weights, opts.seed, lr);
+                run.init = from;
+                run
+            }
+        };
+        run.warm_up = opts
+            .warm_up
+            .unwrap_or(if opts.init.is_some() { 500 } else { 0 });
+        run
     };
 
-    let all = load_dataset(&opts.dataset, opts.limit.unwrap_or(usize::MAX), false)?;
-    let (train_set, val_set) = data::split(&all, opts.holdout);
-    drop(all);
+    let Loaded {
+        train: train_set,
+        val: val_set,
+        note: data_note,
+    } = load_dataset(&opts.dataset, opts)?;
     if train_set.is_empty() || val_set.is_empty() {
         return Err(Error::Usage("not enough training tiles".into()));
     }
@@ -513,11 +716,12 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
     let log_every = 20u64;
     let mut smooth: Option<f64> = None;
     while run.step < target && wall(&run) < budget && !opts.stop.load(Ordering::Relaxed) {
+        run.adam.scale = run.warm_up_scale();
         if let Some(cool) = opts.cool_down {
-            run.adam.scale = cool_down_scale(budget - wall(&run), cool.as_secs_f64());
+            run.adam.scale *= cool_down_scale(budget - wall(&run), cool.as_secs_f64());
         }
         let idx = run.next_batch(n_train, opts.batch, &mut order);
-        let images = train_set.gather(&idx);
+        let images = train_set.batch(&idx, run.seed, run.epoch);
         let bpd = f64::from(run.step(&images)?);
         if bpd.is_finite() {
             window_sum += bpd;
@@ -557,7 +761,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
         }
         if last_ck.elapsed() >= opts.checkpoint_every {
             run.checkpoint(wall(&run)).save(&ck_path)?;
-            export(&run, opts, wall(&run), None, n_train)?;
+            export(&run, opts, wall(&run), None, &data_note)?;
             last_ck = Instant::now();
         }
     }
@@ -596,12 +800,15 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
         run.checkpoint(wall_train).save(&ck_path)?;
     }
     let test_bpd = if opts.eval_test && !stopped {
-        let test = load_dataset(&opts.dataset, usize::MAX, true)?;
+        let DatasetSpec::Cifar10(dir) = &opts.dataset else {
+            return Err(Error::Usage("--eval-test needs --dataset cifar10".into()));
+        };
+        let test = data::load_cifar(&data::find_cifar(dir.as_deref())?, false, usize::MAX)?;
         Some(evaluate(&run.exported_weights()?, &test))
     } else {
         None
     };
-    let model_path = export(&run, opts, wall_train, test_bpd, n_train)?;
+    let model_path = export(&run, opts, wall_train, test_bpd, &data_note)?;
     Ok(TrainSummary {
         steps: run.step,
         images_seen: run.images_seen,
@@ -613,6 +820,39 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
         model_path,
         images_per_s: rate,
     })
+}
+
+/// The weights `--init` names: a model file, else a checkpoint (its current iterate), and a
+/// line saying which.
+fn init_weights(path: &Path) -> Result<(Weights, String)> {
+    let model_err = match Weights::load(path) {
+        Ok(w) => {
+            let from = format!(
+                "model `{}` (id {}), fresh Adam state",
+                path.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                crate::error::hex_id(&w.id())
+            );
+            return Ok((w, from));
+        }
+        Err(e) => e,
+    };
+    let ck = Checkpoint::load(path).map_err(|ck_err| {
+        Error::Usage(format!(
+            "--init {}: neither a model ({model_err}) nor a checkpoint ({ck_err})",
+            path.display()
+        ))
+    })?;
+    let run = Run::from_checkpoint(ck)?;
+    let w = run.raw_weights()?;
+    let from = format!(
+        "checkpoint `{}` at step {} ({} images), its current iterate (id {}), fresh Adam state",
+        path.display(),
+        run.step,
+        run.images_seen,
+        crate::error::hex_id(&w.id())
+    );
+    Ok((w, from))
 }
 
 /// Measures training speed: `steps` steps of `batch` random-content CIFAR-like tiles at
@@ -651,6 +891,54 @@ pub fn default_out(config_name: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn datasets_parse_with_weights() {
+        let d = Some(Path::new("/data"));
+        assert_eq!(
+            DatasetSpec::parse("photos", d).unwrap(),
+            DatasetSpec::Photos(Some("/data".into()))
+        );
+        assert_eq!(
+            DatasetSpec::parse("dir:a/b", None).unwrap(),
+            DatasetSpec::Dir("a/b".into())
+        );
+        assert_eq!(
+            DatasetSpec::parse("photos:0.8,cifar10:0.2", None).unwrap(),
+            DatasetSpec::Mix(vec![
+                (0.8, DatasetSpec::Photos(None)),
+                (0.2, DatasetSpec::Cifar10(None))
+            ])
+        );
+        assert_eq!(
+            DatasetSpec::parse("dir:x:1,photos:3", None).unwrap(),
+            DatasetSpec::Mix(vec![
+                (1.0, DatasetSpec::Dir("x".into())),
+                (3.0, DatasetSpec::Photos(None))
+            ])
+        );
+        for bad in [
+            "imagenet",
+            "photos,cifar10",
+            "photos:0,cifar10:1",
+            "photos:-1",
+            "dir:",
+        ] {
+            assert!(DatasetSpec::parse(bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn warm_up_rises_linearly() {
+        let mut run = Run::fresh(&Config::tiny(), 1, 1e-3);
+        assert_eq!(run.warm_up_scale(), 1.0);
+        run.warm_up = 4;
+        assert_eq!(run.warm_up_scale(), 0.25);
+        run.step = 3;
+        assert_eq!(run.warm_up_scale(), 1.0);
+        run.step = 100;
+        assert_eq!(run.warm_up_scale(), 1.0);
+    }
 
     #[test]
     fn cool_down_falls_linearly_to_zero() {

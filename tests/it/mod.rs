@@ -4,6 +4,7 @@ mod determinism;
 mod fuzz_seeds;
 mod habits;
 mod hostile;
+mod models;
 #[cfg(feature = "train")]
 mod parity;
 mod roundtrip;

@@ -18,10 +18,11 @@ use anyhow::{anyhow, bail, Context};
 use snailzip::atomic::{check_writable, file_id};
 use snailzip::codec::{self, container};
 use snailzip::image_io::{Decoded, Metadata};
-use snailzip::{Engine, Image, PendingFile};
+use snailzip::{Image, PendingFile};
 
 use crate::cli::CodingArgs;
-use crate::{load_model, options, progress_bar, read_input};
+use crate::models::Models;
+use crate::{options, progress_bar, read_input};
 
 /// Images per chunk: enough 32×32 images to fill every thread's batches, few enough that
 /// large photos are not all held in memory at once.
@@ -448,18 +449,21 @@ fn dropped_note(job: &Job, decoded: &Decoded, strip: bool, quiet: bool) {
 pub fn run(mode: Mode, args: &CodingArgs, quiet: bool) -> anyhow::Result<()> {
     let opts = options(args)?;
     let jobs = plan(mode, args, quiet)?;
-    let (weights, model_name) = load_model(args.model.as_deref())?;
-    let engine = Engine::new(&weights);
+    // compressing chooses among the current models; decoding takes the file's, retired too
+    let models = match mode {
+        Mode::Compress => Models::load(args.model.as_deref())?,
+        _ => Models::load_to_decode(args.model.as_deref())?,
+    };
     let start = Instant::now();
     if let [job] = &jobs[..] {
         return match mode {
-            Mode::Compress => compress_one(job, args, &opts, &engine, &model_name, quiet),
-            _ => decompress_one(job, mode, args, &opts, &engine, quiet),
+            Mode::Compress => compress_one(job, args, &opts, &models, quiet),
+            _ => decompress_one(job, mode, args, &opts, &models, quiet),
         };
     }
     let totals = match mode {
-        Mode::Compress => compress_many(&jobs, args, &opts, &engine, quiet)?,
-        _ => decompress_many(&jobs, mode, args, &opts, &engine, quiet)?,
+        Mode::Compress => compress_many(&jobs, args, &opts, &models, quiet)?,
+        _ => decompress_many(&jobs, mode, args, &opts, &models, quiet)?,
     };
     if !quiet {
         eprintln!("{}", totals.summary(mode, start.elapsed().as_secs_f64()));
@@ -482,8 +486,7 @@ fn compress_one(
     job: &Job,
     args: &CodingArgs,
     opts: &codec::Options,
-    engine: &Engine,
-    model_name: &str,
+    models: &Models,
     quiet: bool,
 ) -> anyhow::Result<()> {
     let (decoded, in_bytes) = read_image(job, opts)?;
@@ -500,15 +503,16 @@ fn compress_one(
     } else {
         decoded.metadata.clone()
     };
-    let (snz, stats) = codec::compress_many_with_metadata(
+    let (snz, stats, chosen) = codec::compress_choosing(
         std::slice::from_ref(image),
         std::slice::from_ref(&metadata),
-        engine,
+        &models.refs(),
         opts,
         &|n| bar.inc(n as u64),
     )?
     .pop()
     .expect("one image in, one file out");
+    let model_name = &models.names[chosen];
     bar.finish_and_clear();
     finish(job, sink, &snz, args.remove)?;
     if !quiet {
@@ -520,7 +524,7 @@ fn compress_one(
         };
         eprintln!(
             "{} -> {}: {}×{} {}, {in_bytes} -> {} bytes, {:.3} bits/subpixel (model NLL {:.3}), \
-             {:.2} s [{model_name}]{meta}",
+             {:.2} s [model {model_name}]{meta}",
             job.input_name(),
             job.output_name(),
             image.width,
@@ -540,12 +544,13 @@ fn decompress_one(
     mode: Mode,
     args: &CodingArgs,
     opts: &codec::Options,
-    engine: &Engine,
+    models: &Models,
     quiet: bool,
 ) -> anyhow::Result<()> {
     let bytes = read_input(&job.input)?;
     let context = || format!("cannot decompress {}", job.input_name());
-    let header = codec::check_model(&bytes, engine, &opts.limits)
+    let header = models
+        .check(&bytes, &opts.limits)
         .map_err(lib_error)
         .with_context(context)?;
     // a PNG rarely takes less than 1 bit per subpixel
@@ -555,7 +560,9 @@ fn decompress_one(
     let bar = progress_bar(tx * ty, quiet, "decompressing", "tiles");
     let start = Instant::now();
     let (image, metadata) =
-        codec::decompress_with_metadata(&bytes, engine, opts, &|n| bar.inc(n as u64))
+        codec::decompress_choosing(&[&bytes], &models.refs(), opts, &|n| bar.inc(n as u64))
+            .pop()
+            .expect("one file in, one result out")
             .map_err(lib_error)
             .with_context(context)?;
     bar.finish_and_clear();
@@ -592,7 +599,7 @@ fn compress_many(
     jobs: &[Job],
     args: &CodingArgs,
     opts: &codec::Options,
-    engine: &Engine,
+    models: &Models,
     quiet: bool,
 ) -> anyhow::Result<Totals> {
     let verbose = args.verbose && !quiet;
@@ -634,9 +641,9 @@ fn compress_many(
                 }
             })
             .collect();
-        let files = codec::compress_many_with_metadata(&images, &metadata, engine, opts, &|_| {})?;
+        let files = codec::compress_choosing(&images, &metadata, &models.refs(), opts, &|_| {})?;
         let seconds = start.elapsed().as_secs_f64();
-        for ((j, decoded, in_bytes), (bytes, _)) in chunk.iter().zip(files) {
+        for ((j, decoded, in_bytes), (bytes, _, chosen)) in chunk.iter().zip(files) {
             let job = &jobs[*j];
             let written = open_sink(job, args.force, 0)
                 .and_then(|sink| finish(job, sink, &bytes, args.remove));
@@ -653,14 +660,15 @@ fn compress_many(
                         bar.suspend(|| {
                             eprintln!(
                                 "{} -> {}: {}×{} {}, {in_bytes} -> {} bytes, {:.3} \
-                                 bits/subpixel, {share:.2} s",
+                                 bits/subpixel, {share:.2} s [model {}]",
                                 job.input_name(),
                                 job.output_name(),
                                 img.width,
                                 img.height,
                                 img.color.name(),
                                 bytes.len(),
-                                bytes.len() as f64 * 8.0 / img.subpixels() as f64
+                                bytes.len() as f64 * 8.0 / img.subpixels() as f64,
+                                models.names[chosen]
                             )
                         });
                     }
@@ -682,7 +690,7 @@ fn decompress_many(
     mode: Mode,
     args: &CodingArgs,
     opts: &codec::Options,
-    engine: &Engine,
+    models: &Models,
     quiet: bool,
 ) -> anyhow::Result<Totals> {
     let verbose = args.verbose && !quiet;
@@ -719,7 +727,7 @@ fn decompress_many(
         }
         let start = Instant::now();
         let refs: Vec<&[u8]> = chunk.iter().map(|(_, b)| b.as_slice()).collect();
-        let decoded = codec::decompress_many_with_metadata(&refs, engine, opts, &|_| {});
+        let decoded = codec::decompress_choosing(&refs, &models.refs(), opts, &|_| {});
         let seconds = start.elapsed().as_secs_f64();
         for ((j, bytes), result) in chunk.iter().zip(decoded) {
             let job = &jobs[*j];

@@ -2,6 +2,7 @@
 
 mod batch;
 mod cli;
+mod models;
 #[cfg(feature = "train")]
 mod train_cmd;
 
@@ -129,6 +130,13 @@ fn is_stdio(p: &Path) -> bool {
 
 pub(crate) fn load_model(path: Option<&Path>) -> anyhow::Result<(Weights, String)> {
     match path {
+        Some(p) if models::is_builtin_name(p) => {
+            let m = builtin::find(&p.to_string_lossy())?;
+            Ok((
+                m.weights()?,
+                format!("built-in model {} ({})", m.name, m.file),
+            ))
+        }
         Some(p) => {
             let w =
                 Weights::load(p).with_context(|| format!("cannot load model {}", p.display()))?;
@@ -184,9 +192,33 @@ pub(crate) fn options(args: &CodingArgs) -> anyhow::Result<Options> {
 }
 
 fn info(inputs: &[PathBuf], model: Option<&Path>) -> anyhow::Result<()> {
-    let (weights, model_name) = load_model(model)?;
-    let id = snailzip::error::hex_id(&weights.id());
+    if inputs.is_empty() && model.is_none() {
+        println!(
+            "built-in models (compress chooses per image; a file's model id names its model):"
+        );
+        for m in builtin::models() {
+            let w = m.weights()?;
+            println!(
+                "  {:<10} {}  {}, {} parameters, {} ({})",
+                m.name,
+                snailzip::error::hex_id(&w.id()),
+                m.about,
+                w.config().parameter_count(),
+                m.file,
+                w.metadata()
+                    .get("snailzip.train.images_seen")
+                    .map_or("untrained".to_string(), |n| format!("{n} training images")),
+            );
+        }
+        for m in builtin::retired() {
+            println!("  {:<10} {}", m.name, m.about);
+        }
+        println!("(`snailzip info --model NAME` describes one)");
+        return Ok(());
+    }
     if inputs.is_empty() {
+        let (weights, model_name) = load_model(model)?;
+        let id = snailzip::error::hex_id(&weights.id());
         let c = weights.config();
         println!("model:       {model_name}");
         println!("model id:    {id}");
@@ -200,12 +232,13 @@ fn info(inputs: &[PathBuf], model: Option<&Path>) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let candidates = models::Models::load_to_decode(model)?;
     let mut failed = 0;
     for (k, input) in inputs.iter().enumerate() {
         if k > 0 {
             println!();
         }
-        if let Err(e) = info_file(input, &weights, &model_name, &id) {
+        if let Err(e) = info_file(input, &candidates) {
             eprintln!("snailzip: error: {e:#}");
             failed += 1;
         }
@@ -216,7 +249,7 @@ fn info(inputs: &[PathBuf], model: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn info_file(input: &Path, weights: &Weights, model_name: &str, id: &str) -> anyhow::Result<()> {
+fn info_file(input: &Path, candidates: &models::Models) -> anyhow::Result<()> {
     let bytes = read_input(input)?;
     // describing a header costs nothing, so any size the format allows is shown
     let file = container::read(&bytes, &container::Limits::format_maximum())
@@ -244,12 +277,23 @@ fn info_file(input: &Path, weights: &Weights, model_name: &str, id: &str) -> any
         file.metadata.describe()
     };
     println!("metadata:    {metadata}");
-    let matches = if h.model_id.matches(&weights.id()) {
-        "matches"
-    } else {
-        "DIFFERS from"
-    };
-    println!("model id:    {} ({matches} {model_name}, {id})", h.model_id);
+    match candidates
+        .engines
+        .iter()
+        .position(|e| h.model_id.matches(&e.id()))
+    {
+        Some(k) => println!(
+            "model id:    {} (matches model {}, {})",
+            h.model_id,
+            candidates.names[k],
+            snailzip::error::hex_id(&candidates.engines[k].id())
+        ),
+        None => println!(
+            "model id:    {} (DIFFERS from {}: this file needs another model)",
+            h.model_id,
+            candidates.names.join(" and ")
+        ),
+    }
     Ok(())
 }
 
@@ -294,11 +338,10 @@ fn bench(args: &cli::BenchArgs, quiet: bool) -> anyhow::Result<()> {
     };
     for codec in &args.codecs {
         if codec == "snailzip" {
-            let (weights, model_name) = load_model(args.model.as_deref())?;
+            let models = models::Models::load(args.model.as_deref())?;
             if !quiet {
-                eprintln!("snailzip model: {model_name}");
+                eprintln!("snailzip models: {}", models.names.join(", "));
             }
-            let engine = Engine::new(&weights);
             let options = Options {
                 batch: args.batch,
                 ..Options::default()
@@ -306,7 +349,14 @@ fn bench(args: &cli::BenchArgs, quiet: bool) -> anyhow::Result<()> {
             let b = bar("snailzip");
             // pool small images so that their tiles share batched products
             let chunk = (args.batch * threads * 4).max(1);
-            let r = bench::run_snailzip(&corpus, &engine, &options, chunk, &|k| b.inc(k as u64))?;
+            let r = bench::run_snailzip(
+                &corpus,
+                &models.refs(),
+                &models.names,
+                &options,
+                chunk,
+                &|k| b.inc(k as u64),
+            )?;
             b.finish_and_clear();
             results.push(r);
         } else if let Some(peer) = bench::peers::all().into_iter().find(|p| p.name == codec) {

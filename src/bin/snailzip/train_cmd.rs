@@ -12,11 +12,14 @@ use snailzip::Config;
 /// Train a PixelSNAIL model on 32×32 tiles (CPU).
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    /// Training data: `cifar10` or `dir:PATH` (a folder of images cut into 32×32 tiles).
+    /// Training data: `cifar10`, `photos` (the photo corpus, see corpus/README.md),
+    /// `dir:PATH` (a folder of images), or a weighted mixture such as
+    /// `photos:0.8,cifar10:0.2`. Photos are cropped anew every epoch; whole images are held out.
     #[arg(long, default_value = "cifar10")]
     pub dataset: String,
-    /// CIFAR-10 folder (`cifar-10-batches-bin` or its parent); default: $SNAILZIP_DATA,
-    /// ../shared/data, ~/.cache/snailzip.
+    /// Data folder: for CIFAR-10 the `cifar-10-batches-bin` folder or its parent (default:
+    /// $SNAILZIP_DATA, ../shared/data, ~/.cache/snailzip); for photos the folder holding
+    /// `photos/` (default: $SNAILZIP_DATA, else ../shared/data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Model size: tiny, base (C=64), wide (C=128), paper, or a full
@@ -49,6 +52,14 @@ pub struct TrainArgs {
     /// Continue the run in --out from its checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Start a new run from the weights of this model (.safetensors) or checkpoint, with
+    /// fresh optimizer state (fine-tuning, e.g. a photo model from the CIFAR-10 model).
+    #[arg(long, value_name = "PATH", conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
+    /// Steps over which the learning rate rises linearly from 0 [default: 500 with --init,
+    /// else 0].
+    #[arg(long, value_name = "STEPS")]
+    pub warm_up: Option<u64>,
     /// Validate on a fixed subset every this many steps (0: never).
     #[arg(long, default_value_t = 500)]
     pub eval_every: u64,
@@ -179,13 +190,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let dataset = if args.dataset == "cifar10" {
-        DatasetSpec::Cifar10(args.data_dir.clone())
-    } else if let Some(path) = args.dataset.strip_prefix("dir:") {
-        DatasetSpec::Dir(PathBuf::from(path))
-    } else {
-        bail!("unknown --dataset `{}` (cifar10 or dir:PATH)", args.dataset);
-    };
+    let dataset = DatasetSpec::parse(&args.dataset, args.data_dir.as_deref())?;
     let out = args.out.clone().unwrap_or_else(|| train::default_out(name));
     let mut opts = TrainOptions::new(dataset, out);
     opts.config = config;
@@ -203,6 +208,8 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     opts.lr = args.lr;
     opts.seed = args.seed;
     opts.resume = args.resume;
+    opts.init = args.init.clone();
+    opts.warm_up = args.warm_up;
     opts.eval_every = args.eval_every;
     opts.val_subset = args.val_subset;
     opts.final_val = args.final_val;

@@ -1,0 +1,87 @@
+//! The built-in models: `info` lists them, `compress` chooses one per image without a flag,
+//! the file's model id routes `decompress`, and `--model NAME` forces one.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use snailzip::{builtin, ColorType};
+
+use super::util::structured;
+
+fn snailzip(dir: &Path, args: &[&str]) -> Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+#[test]
+fn compress_chooses_a_built_in_model_and_decompress_follows_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let img = structured(40, 33, ColorType::Rgb, 3);
+    std::fs::write(d.join("in.png"), img.to_png().unwrap()).unwrap();
+    let list = String::from_utf8_lossy(&snailzip(d, &["info"]).stdout).into_owned();
+    let names: Vec<&str> = builtin::models().iter().map(|m| m.name).collect();
+    for m in builtin::models() {
+        let id = snailzip::error::hex_id(&m.weights().unwrap().id());
+        assert!(list.contains(m.name) && list.contains(&id), "{list}");
+    }
+    snailzip(d, &["compress", "in.png", "-o", "auto.snz", "-q"]);
+    let info = String::from_utf8_lossy(&snailzip(d, &["info", "auto.snz"]).stdout).into_owned();
+    let chosen = names
+        .iter()
+        .find(|n| info.contains(&format!("matches model {n},")))
+        .unwrap_or_else(|| panic!("{info}"));
+    // the automatic choice is the smaller of the forced ones, and identical to it
+    let mut sizes = Vec::new();
+    for n in &names {
+        let out = format!("{n}.snz");
+        snailzip(d, &["compress", "in.png", "-o", &out, "--model", n, "-q"]);
+        sizes.push((std::fs::read(d.join(&out)).unwrap(), *n));
+    }
+    let auto = std::fs::read(d.join("auto.snz")).unwrap();
+    let forced = &sizes.iter().find(|(_, n)| n == chosen).unwrap().0;
+    assert_eq!(&auto, forced);
+    assert!(sizes.iter().all(|(b, _)| auto.len() <= b.len()));
+    // decoding needs no flag, whichever model wrote the file
+    for (_, n) in &sizes {
+        let out = format!("{n}.png");
+        snailzip(d, &["decompress", &format!("{n}.snz"), "-o", &out, "-q"]);
+        let back = snailzip::Image::decode(&std::fs::read(d.join(&out)).unwrap(), 1 << 20);
+        assert_eq!(back.unwrap(), img);
+    }
+    // retired models are named by their ids, and listed
+    for m in builtin::retired() {
+        let id = snailzip::error::hex_id(&m.weights().unwrap().id());
+        assert!(
+            m.about.contains(&id) && list.contains(m.name),
+            "{}: {id}",
+            m.name
+        );
+    }
+    // a file written with a retired built-in model still decodes without a flag
+    let old = builtin::retired()[0].weights().unwrap();
+    let engine = snailzip::Engine::new(&old);
+    let opts = snailzip::codec::Options::default();
+    let (bytes, _) = snailzip::compress(&img, &engine, &opts, &|_| {}).unwrap();
+    std::fs::write(d.join("old.snz"), bytes).unwrap();
+    snailzip(d, &["decompress", "old.snz", "-o", "old.png", "-q"]);
+    let back = snailzip::Image::decode(&std::fs::read(d.join("old.png")).unwrap(), 1 << 20);
+    assert_eq!(back.unwrap(), img);
+    // an unknown name is a clear error
+    let o = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+        .current_dir(d)
+        .args(["compress", "in.png", "-o", "x.snz", "--model", "nosuch"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no built-in model `nosuch`"));
+}
