@@ -1,6 +1,6 @@
-//! Arbitrary bytes into `decompress` with the built-in model (the one users have). Inputs
-//! that start with the built-in model's id get past the model check; at most 16×16 pixels
-//! (the built-in model is slow under the sanitizer).
+//! Arbitrary bytes into `decompress_choosing` with every built-in model, current and retired
+//! (what `snailzip decompress` does): inputs that start with a built-in model's id get past
+//! the model check. At most 16×16 pixels (the built-in models are slow under the sanitizer).
 #![no_main]
 
 use std::sync::OnceLock;
@@ -12,7 +12,14 @@ use snailzip::{builtin, codec, Engine};
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    let engine = ENGINE.get_or_init(|| Engine::new(&builtin::weights().unwrap()));
-    let _ = codec::decompress_with_metadata(data, engine, &common::options_for(16 * 16), &|_| {});
+    static ENGINES: OnceLock<Vec<Engine>> = OnceLock::new();
+    let engines = ENGINES.get_or_init(|| {
+        builtin::models()
+            .into_iter()
+            .chain(builtin::retired())
+            .map(|m| Engine::new(&m.weights().unwrap()))
+            .collect()
+    });
+    let refs: Vec<&Engine> = engines.iter().collect();
+    let _ = codec::decompress_choosing(&[data], &refs, &common::options_for(16 * 16), &|_| {});
 });
