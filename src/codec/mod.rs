@@ -96,12 +96,8 @@ fn tiles_of(image: usize, width: usize, height: usize) -> impl Iterator<Item = T
     })
 }
 
-/// Groups tile indices into batches of equal shape, at most `batch` each, in a fixed order.
-fn batches(tiles: &[Tile], batch: usize) -> Vec<Vec<usize>> {
-    batches_of(tiles, &(0..tiles.len()).collect::<Vec<_>>(), batch)
-}
-
-/// [`batches`] over the tiles `ids` only.
+/// Groups the tiles `ids` (indices into `tiles`) into batches of equal shape, at most
+/// `batch` each, in a fixed order.
 fn batches_of(tiles: &[Tile], ids: &[usize], batch: usize) -> Vec<Vec<usize>> {
     let mut shapes: Vec<(usize, usize)> = ids.iter().map(|&i| (tiles[i].h, tiles[i].w)).collect();
     shapes.sort_unstable();
@@ -205,21 +201,16 @@ fn encode_tiles(
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<(usize, Vec<u8>, f64)>> {
-    let subset: Vec<Tile> = ids.iter().map(|&i| tiles[i]).collect();
-    let groups = batches(&subset, options.batch);
+    let groups = batches_of(tiles, ids, options.batch);
     let results: Vec<Vec<(usize, Vec<u8>, f64)>> = groups
         .par_iter()
         .map(|group| {
-            let r = encode_batch(images, engine, &subset, group);
+            let r = encode_batch(images, engine, tiles, group);
             progress(group.len());
             r
         })
         .collect::<Result<_>>()?;
-    Ok(results
-        .into_iter()
-        .flatten()
-        .map(|(k, bytes, bits)| (ids[k], bytes, bits))
-        .collect())
+    Ok(results.into_iter().flatten().collect())
 }
 
 /// Compresses several images like [`compress_many_with_metadata`], each with the model of
@@ -868,7 +859,7 @@ mod tests {
         assert_eq!(tiles.len(), 6);
         let area: usize = tiles.iter().map(|t| t.w * t.h).sum();
         assert_eq!(area, 70 * 33);
-        let groups = batches(&tiles, 2);
+        let groups = batches_of(&tiles, &(0..tiles.len()).collect::<Vec<_>>(), 2);
         let mut seen: Vec<usize> = groups.concat();
         seen.sort_unstable();
         assert_eq!(seen, (0..6).collect::<Vec<_>>());
