@@ -156,7 +156,7 @@ pub fn verify_sha256(path: &Path, hex: &str) -> Result<()> {
 /// # Errors
 /// [`Error::Format`] if the length is not a whole number of records.
 pub fn parse_cifar(bytes: &[u8]) -> Result<Vec<(u8, Image)>> {
-    if bytes.is_empty() || bytes.len() % CIFAR_RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(CIFAR_RECORD) {
         return Err(Error::Format(format!(
             "{} bytes is not a whole number of {CIFAR_RECORD}-byte CIFAR-10 records",
             bytes.len()

@@ -77,7 +77,10 @@ impl<'a> PixelMixture<'a> {
     /// # Panics
     /// If `params.len()` is not a multiple of 10 or K exceeds [`MAX_MIXTURES`].
     pub fn new(params: &'a [f32]) -> PixelMixture<'a> {
-        assert!(params.len() % 10 == 0, "mixture parameters come in tens");
+        assert!(
+            params.len().is_multiple_of(10),
+            "mixture parameters come in tens"
+        );
         let k = params.len() / 10;
         assert!(
             (1..=MAX_MIXTURES).contains(&k),

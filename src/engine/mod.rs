@@ -9,11 +9,14 @@
 //! is a `batch × C_in` by `C_in × C_out` product. Results never depend on the batch size
 //! or on which tiles share a batch (see [`ops`] for the arithmetic contract).
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod expo;
 pub mod ops;
 
 use crate::config::{Config, BACKGROUND_CHANNELS, COLORS, INPUT_CHANNELS, TILE};
 use crate::weights::{ModelId, Weights};
-use ops::{elu_into, gate_residual, Linear};
+use ops::{elu_in_place, elu_into, gate_residual, Isa, Linear};
 
 /// One gated residual block: two 2x2 down-right causal convs.
 #[derive(Clone, Debug)]
@@ -183,13 +186,29 @@ impl Engine {
     /// # Panics
     /// If a dimension is zero or larger than [`TILE`], or `batch` is zero.
     pub fn session(&self, batch: usize, height: usize, width: usize) -> Session<'_> {
-        Session::new(self, batch, height, width)
+        Session::new(self, Isa::best(), batch, height, width)
+    }
+
+    /// [`Engine::session`] with the kernels of one instruction set (all give the same bits).
+    pub fn session_with(&self, isa: Isa, batch: usize, height: usize, width: usize) -> Session<'_> {
+        Session::new(self, isa, batch, height, width)
     }
 
     /// Convenience for tests and parity checks: the raw mixture parameters
     /// (`[position][output_size]`, raster order) of one tile of RGB pixels (`[h][w][3]`).
     pub fn forward_tile(&self, pixels: &[u8], height: usize, width: usize) -> Vec<f32> {
-        let mut s = self.session(1, height, width);
+        self.forward_tile_with(Isa::best(), pixels, height, width)
+    }
+
+    /// [`Engine::forward_tile`] with the kernels of one instruction set.
+    pub fn forward_tile_with(
+        &self,
+        isa: Isa,
+        pixels: &[u8],
+        height: usize,
+        width: usize,
+    ) -> Vec<f32> {
+        let mut s = self.session_with(isa, 1, height, width);
         let n = self.config.output_size();
         let mut out = Vec::with_capacity(height * width * n);
         for p in 0..height * width {
@@ -218,6 +237,7 @@ struct BlockState {
 /// Stepping state for a batch of same-shaped tiles; see the module docs.
 pub struct Session<'e> {
     engine: &'e Engine,
+    isa: Isa,
     batch: usize,
     height: usize,
     width: usize,
@@ -236,7 +256,7 @@ pub struct Session<'e> {
 }
 
 impl<'e> Session<'e> {
-    fn new(engine: &'e Engine, batch: usize, height: usize, width: usize) -> Session<'e> {
+    fn new(engine: &'e Engine, isa: Isa, batch: usize, height: usize, width: usize) -> Session<'e> {
         assert!(batch > 0 && (1..=TILE).contains(&height) && (1..=TILE).contains(&width));
         let cfg = &engine.config;
         let c = cfg.channels;
@@ -264,6 +284,7 @@ impl<'e> Session<'e> {
         .unwrap_or(0);
         Session {
             engine,
+            isa,
             batch,
             height,
             width,
@@ -305,8 +326,10 @@ impl<'e> Session<'e> {
             }
             self.attention(blk, i, j);
         }
-        elu_into(&self.u[..b * c], &mut self.tmp[..b * c]);
-        self.engine.output.forward(&self.tmp, b, &mut self.out);
+        elu_into(self.isa, &self.u[..b * c], &mut self.tmp[..b * c]);
+        self.engine
+            .output
+            .forward(self.isa, &self.tmp, b, &mut self.out);
         &self.out
     }
 
@@ -341,8 +364,9 @@ impl<'e> Session<'e> {
             }
             let attn = &self.engine.blocks[blk].attn;
             let (dk, dv) = (cfg.key_size, cfg.value_size);
-            attn.key.forward(&self.gather, b, &mut self.tmp);
-            attn.value.forward(&self.gather, b, &mut self.tmp2);
+            attn.key.forward(self.isa, &self.gather, b, &mut self.tmp);
+            attn.value
+                .forward(self.isa, &self.gather, b, &mut self.tmp2);
             for t in 0..b {
                 let keys = &mut st.keys[t * n_keys..(t + 1) * n_keys];
                 for d in 0..dk {
@@ -375,7 +399,8 @@ impl<'e> Session<'e> {
                     }
                 }
             }
-            e.input_down.forward(&self.gather, b, &mut self.tmp);
+            e.input_down
+                .forward(self.isa, &self.gather, b, &mut self.tmp);
             for (u, v) in self.u[..b * c].iter_mut().zip(&self.tmp) {
                 *u += *v;
             }
@@ -394,7 +419,8 @@ impl<'e> Session<'e> {
                     }
                 }
             }
-            e.input_right.forward(&self.gather, b, &mut self.tmp);
+            e.input_right
+                .forward(self.isa, &self.gather, b, &mut self.tmp);
             for (u, v) in self.u[..b * c].iter_mut().zip(&self.tmp) {
                 *u += *v;
             }
@@ -432,16 +458,25 @@ impl<'e> Session<'e> {
         let layer = &e.blocks[blk].res[r];
         let st = &mut self.blocks[blk];
         let slot = ((i % 2) * w + j) * b * c;
-        elu_into(&self.u[..b * c], &mut st.ring_in[r][slot..slot + b * c]);
-        Self::gather_2x2(&mut self.gather, &st.ring_in[r], (b, c, w), i, j);
-        layer.conv1.forward(&self.gather, b, &mut self.tmp);
         elu_into(
+            self.isa,
+            &self.u[..b * c],
+            &mut st.ring_in[r][slot..slot + b * c],
+        );
+        Self::gather_2x2(&mut self.gather, &st.ring_in[r], (b, c, w), i, j);
+        layer
+            .conv1
+            .forward(self.isa, &self.gather, b, &mut self.tmp);
+        elu_into(
+            self.isa,
             &self.tmp[..b * c],
             &mut st.ring_hidden[r][slot..slot + b * c],
         );
         Self::gather_2x2(&mut self.gather, &st.ring_hidden[r], (b, c, w), i, j);
-        layer.conv2.forward(&self.gather, b, &mut self.tmp);
-        gate_residual(&mut self.u, &self.tmp, b, c);
+        layer
+            .conv2
+            .forward(self.isa, &self.gather, b, &mut self.tmp);
+        gate_residual(self.isa, &mut self.u, &self.tmp, b, c);
     }
 
     fn attention(&mut self, blk: usize, i: usize, j: usize) {
@@ -464,13 +499,15 @@ impl<'e> Session<'e> {
             row[c] = bg0;
             row[c + 1] = bg1;
         }
-        layer.query.forward(&self.gather, b, &mut self.tmp);
+        layer
+            .query
+            .forward(self.isa, &self.gather, b, &mut self.tmp);
         // merge input: [elu(u), elu(attended)]
         let mi = c + dv;
         let scale = 1.0 / (dk as f32).sqrt();
         for t in 0..b {
             let row = &mut self.gather[t * mi..(t + 1) * mi];
-            elu_into(&self.u[t * c..(t + 1) * c], &mut row[..c]);
+            elu_into(self.isa, &self.u[t * c..(t + 1) * c], &mut row[..c]);
             let att = &mut row[c..];
             att.fill(0.0);
             if p == 0 {
@@ -478,6 +515,7 @@ impl<'e> Session<'e> {
             }
             let q = &self.tmp[t * dk..(t + 1) * dk];
             ops::attend(
+                self.isa,
                 q,
                 &st.keys[t * n_keys..(t + 1) * n_keys],
                 &st.values[t * n * dv..(t + 1) * n * dv],
@@ -487,14 +525,14 @@ impl<'e> Session<'e> {
                 &mut self.scores,
                 att,
             );
-            for a in att.iter_mut() {
-                *a = ops::elu(*a);
-            }
+            elu_in_place(self.isa, att);
         }
-        layer.merge1.forward(&self.gather, b, &mut self.tmp);
-        elu_into(&self.tmp[..b * c], &mut self.tmp2[..b * c]);
-        layer.merge2.forward(&self.tmp2, b, &mut self.tmp);
-        gate_residual(&mut self.u, &self.tmp, b, c);
+        layer
+            .merge1
+            .forward(self.isa, &self.gather, b, &mut self.tmp);
+        elu_into(self.isa, &self.tmp[..b * c], &mut self.tmp2[..b * c]);
+        layer.merge2.forward(self.isa, &self.tmp2, b, &mut self.tmp);
+        gate_residual(self.isa, &mut self.u, &self.tmp, b, c);
     }
 }
 
@@ -549,6 +587,36 @@ mod tests {
                     "p = {p} has no effect"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn every_instruction_set_gives_the_same_bits() {
+        // base-size layers (C = 64, 2C outputs, K = 10 mixtures) and 9 tiles: the 8-row
+        // AVX-512 blocks, the 16-wide panels, the single-column tails and the leftover rows
+        let engine = Engine::new(&Weights::random(&Config::base(), 7));
+        let (h, w, batch) = (5, 6, 9);
+        let tiles: Vec<Vec<u8>> = (0..batch).map(|s| pixels(h * w, 30 + s as u64)).collect();
+        let run = |isa: Isa| {
+            let mut s = engine.session_with(isa, batch, h, w);
+            let mut all = Vec::new();
+            for p in 0..h * w {
+                all.extend(s.predict().iter().map(|v| v.to_bits()));
+                let px: Vec<[u8; 3]> = tiles
+                    .iter()
+                    .map(|t| [t[p * 3], t[p * 3 + 1], t[p * 3 + 2]])
+                    .collect();
+                s.advance(&px);
+            }
+            all
+        };
+        let want = run(Isa::PORTABLE);
+        for isa in Isa::available() {
+            assert!(
+                run(isa) == want,
+                "{} differs from the portable build",
+                isa.name()
+            );
         }
     }
 

@@ -6,6 +6,97 @@
 //! *independent* outputs (lanes), there is no fused multiply-add (Rust never contracts
 //! `a * b + c`), and transcendental functions come from the pure-Rust `libm` crate.
 
+use super::expo;
+
+/// An instruction set the kernels are compiled for, detected at run time.
+///
+/// Every kernel is the same Rust code compiled once per instruction set; kernels only
+/// vectorize across independent outputs and keep every output's summation order, so every
+/// level gives identical bits (the tests compare all levels the CPU has). An `Isa` can only
+/// be obtained for a CPU that supports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Isa(Level);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Level {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Isa {
+    /// The baseline build, on every CPU.
+    pub const PORTABLE: Isa = Isa(Level::Portable);
+
+    /// The fastest level this CPU supports.
+    pub fn best() -> Isa {
+        *Isa::available().last().unwrap_or(&Isa::PORTABLE)
+    }
+
+    /// Every level this CPU supports, slowest first.
+    pub fn available() -> Vec<Isa> {
+        #[allow(unused_mut)]
+        let mut all = vec![Isa::PORTABLE];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                all.push(Isa(Level::Avx2));
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                all.push(Isa(Level::Avx512));
+            }
+        }
+        all
+    }
+
+    /// Short name (`portable`, `avx2`, `avx512`).
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Level::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => "avx512",
+        }
+    }
+}
+
+/// Defines `pub fn $name(isa: Isa, args…)` running the expression of the given level in a
+/// function compiled for that level's instruction set.
+macro_rules! multiversion {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?)
+        { avx512: $e512:expr, avx2: $e2:expr, portable: $ep:expr $(,)? }) => {
+        $(#[$m])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name(isa: Isa, $($arg: $ty),*) {
+            match isa.0 {
+                #[cfg(target_arch = "x86_64")]
+                Level::Avx512 => {
+                    #[target_feature(enable = "avx512f")]
+                    #[allow(clippy::too_many_arguments)]
+                    unsafe fn run($($arg: $ty),*) { $e512 }
+                    // SAFETY: an `Isa` of this level exists only if the CPU has AVX-512F.
+                    unsafe { run($($arg),*) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                Level::Avx2 => {
+                    #[target_feature(enable = "avx2")]
+                    #[allow(clippy::too_many_arguments)]
+                    unsafe fn run($($arg: $ty),*) { $e2 }
+                    // SAFETY: an `Isa` of this level exists only if the CPU has AVX2.
+                    unsafe { run($($arg),*) }
+                }
+                Level::Portable => $ep,
+            }
+        }
+    };
+}
+
+/// Outputs per register block.
+const PANEL: usize = 16;
+
 /// A dense layer with its weights stored input-major (`wt[i * cout + o]`), so that the inner
 /// loop runs over independent outputs and vectorizes lane-wise.
 #[derive(Clone, Debug)]
@@ -15,12 +106,23 @@ pub struct Linear {
     /// Number of outputs.
     pub cout: usize,
     /// Weights, `[cin][cout]`.
-    pub wt: Vec<f32>,
+    wt: Vec<f32>,
     /// Bias, `[cout]`.
     pub bias: Vec<f32>,
 }
 
 impl Linear {
+    /// A layer from weights `wt` stored input-major, `wt[i * cout + o]`.
+    pub fn new(cin: usize, cout: usize, wt: &[f32], bias: Vec<f32>) -> Linear {
+        assert!(wt.len() == cin * cout && bias.len() == cout);
+        Linear {
+            cin,
+            cout,
+            wt: wt.to_vec(),
+            bias,
+        }
+    }
+
     /// Builds a layer from weights in `[cout][taps][cin_per_tap]` order as produced by
     /// `weight(o, t, ci)`, storing taps-major inputs (`i = t * cin_per_tap + ci`).
     pub fn from_fn(
@@ -39,61 +141,42 @@ impl Linear {
                 }
             }
         }
-        debug_assert_eq!(bias.len(), cout);
-        Linear {
-            cin,
-            cout,
-            wt,
-            bias,
-        }
+        Linear::new(cin, cout, &wt, bias)
     }
 
     /// `out[r][o] = bias[o] + Σ_i input[r][i] · wt[i][o]`, summed in ascending `i`, for
-    /// `rows` rows.
-    ///
-    /// On x86-64 CPUs with AVX2 this runs a copy of the same kernel compiled for AVX2; the
-    /// kernel only vectorizes across independent outputs, so both copies produce identical
-    /// bits (checked by a test against [`Linear::forward_portable`]).
-    pub fn forward(&self, input: &[f32], rows: usize, out: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { self.forward_avx2(input, rows, out) };
-            return;
-        }
-        self.forward_portable(input, rows, out);
-    }
-
-    /// [`Linear::forward`] compiled for the baseline instruction set.
-    pub fn forward_portable(&self, input: &[f32], rows: usize, out: &mut [f32]) {
-        linear_kernel(self, input, rows, out);
-    }
-
-    /// # Safety
-    /// The CPU must support AVX2.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn forward_avx2(&self, input: &[f32], rows: usize, out: &mut [f32]) {
-        linear_kernel(self, input, rows, out);
+    /// `rows` rows. Register blocks are sized per instruction set (8 rows with AVX-512's 32
+    /// registers, 4 otherwise); the sum of each output is the same at every size.
+    pub fn forward(&self, isa: Isa, input: &[f32], rows: usize, out: &mut [f32]) {
+        linear(isa, self, input, rows, out);
     }
 }
 
-/// Rows per register block.
-const RB: usize = 4;
-/// Outputs per register block.
-const CB: usize = 16;
+multiversion! {
+    fn linear(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
+        avx512: linear_avx512(layer, input, rows, out),
+        avx2: linear_kernel::<4>(layer, input, rows, out),
+        portable: linear_kernel::<4>(layer, input, rows, out),
+    }
+}
 
-/// One register block: `R` rows × `C` outputs starting at `o0`, accumulated in registers
-/// over all inputs in ascending order.
+/// One register block: `R` rows × `C` outputs, accumulated in registers over all inputs in
+/// ascending order from weights `w[i * stride + c]`, written to outputs `o0..o0 + C`.
 #[inline(always)]
-fn block<const R: usize, const C: usize>(layer: &Linear, x: &[f32], o0: usize, out: &mut [f32]) {
+fn block<const R: usize, const C: usize>(
+    layer: &Linear,
+    x: &[f32],
+    (w, stride): (&[f32], usize),
+    o0: usize,
+    out: &mut [f32],
+) {
     let (cin, cout) = (layer.cin, layer.cout);
     let mut acc = [[0.0f32; C]; R];
     for row in acc.iter_mut() {
         row.copy_from_slice(&layer.bias[o0..o0 + C]);
     }
     for i in 0..cin {
-        let w: &[f32; C] = layer.wt[i * cout + o0..i * cout + o0 + C]
+        let w: &[f32; C] = w[i * stride..i * stride + C]
             .try_into()
             .expect("block width");
         for r in 0..R {
@@ -112,28 +195,74 @@ fn block<const R: usize, const C: usize>(layer: &Linear, x: &[f32], o0: usize, o
 fn row_block<const R: usize>(layer: &Linear, x: &[f32], out: &mut [f32]) {
     let cout = layer.cout;
     let mut o0 = 0;
-    while o0 + CB <= cout {
-        block::<R, CB>(layer, x, o0, out);
-        o0 += CB;
+    while o0 + PANEL <= cout {
+        block::<R, PANEL>(layer, x, (&layer.wt[o0..], cout), o0, out);
+        o0 += PANEL;
     }
     while o0 < cout {
-        block::<R, 1>(layer, x, o0, out);
+        block::<R, 1>(layer, x, (&layer.wt[o0..], cout), o0, out);
         o0 += 1;
     }
 }
 
+/// The dense layer with AVX-512: 8-row blocks by hand (see [`super::avx512`]), the rest
+/// with the portable blocks.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn linear_kernel(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
+unsafe fn linear_avx512(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
+    use super::avx512::{block as hand, ROWS};
+    let (cin, cout) = (layer.cin, layer.cout);
+    assert!(input.len() >= rows * cin && out.len() >= rows * cout);
+    let full = rows / ROWS * ROWS;
+    for r in (0..full).step_by(ROWS) {
+        let x = &input[r * cin..(r + ROWS) * cin];
+        let o = &mut out[r * cout..(r + ROWS) * cout];
+        let mut o0 = 0;
+        // SAFETY (all three calls): the CPU supports AVX-512F (this function's contract).
+        while o0 + 32 <= cout {
+            unsafe { hand::<2>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
+            o0 += 32;
+        }
+        while o0 + 16 <= cout {
+            unsafe { hand::<1>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
+            o0 += 16;
+        }
+        while o0 < cout {
+            block::<ROWS, 1>(layer, x, (&layer.wt[o0..], cout), o0, o);
+            o0 += 1;
+        }
+    }
+    linear_kernel::<4>(
+        layer,
+        &input[full * cin..],
+        rows - full,
+        &mut out[full * cout..],
+    );
+}
+
+#[inline(always)]
+fn linear_kernel<const R: usize>(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
     let (cin, cout) = (layer.cin, layer.cout);
     assert!(input.len() >= rows * cin && out.len() >= rows * cout);
     let mut r = 0;
-    while r + RB <= rows {
-        row_block::<RB>(
+    while r + R <= rows {
+        row_block::<R>(
             layer,
-            &input[r * cin..(r + RB) * cin],
-            &mut out[r * cout..(r + RB) * cout],
+            &input[r * cin..(r + R) * cin],
+            &mut out[r * cout..(r + R) * cout],
         );
-        r += RB;
+        r += R;
+    }
+    while r + 2 <= rows {
+        row_block::<2>(
+            layer,
+            &input[r * cin..(r + 2) * cin],
+            &mut out[r * cout..(r + 2) * cout],
+        );
+        r += 2;
     }
     while r < rows {
         row_block::<1>(
@@ -147,6 +276,8 @@ fn linear_kernel(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
 
 /// Positions per block of the key cache layout.
 pub const KEY_BLOCK: usize = 16;
+/// Key blocks whose scores are accumulated at once (independent chains).
+const KEY_GROUP: usize = 4;
 /// Value dimensions accumulated in registers at once.
 const VALUE_BLOCK: usize = 64;
 
@@ -158,47 +289,46 @@ pub fn key_index(j: usize, d: usize, dk: usize) -> usize {
     ((j / KEY_BLOCK) * dk + d) * KEY_BLOCK + j % KEY_BLOCK
 }
 
-/// Causal attention of one query over the first `p` cached positions of one tile:
-/// `out = Σ_j softmax_j(q · k_j · scale) v_j`, with keys stored in blocks (see
-/// [`key_index`]) so that scores for many positions are computed lane-wise. Each
-/// score is summed over `d` in ascending order, the softmax normalizer over `j` in ascending
-/// order, exactly as a scalar loop would.
-#[allow(clippy::too_many_arguments)]
-pub fn attend(
-    q: &[f32],
-    keys_t: &[f32],
-    values: &[f32],
-    p: usize,
-    (dk, dv): (usize, usize),
-    scale: f32,
-    scores: &mut [f32],
-    out: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { attend_avx2(q, keys_t, values, p, (dk, dv), scale, scores, out) };
-        return;
+multiversion! {
+    /// Causal attention of one query over the first `p` cached positions of one tile:
+    /// `out = Σ_j softmax_j(q · k_j · scale) v_j`, with keys stored in blocks (see
+    /// [`key_index`]) so that scores for many positions are computed lane-wise. Each
+    /// score is summed over `d` in ascending order, the softmax normalizer over `j` in
+    /// ascending order, exactly as a scalar loop would; `exp` is `libm`'s `expf`.
+    pub fn attend(
+        q: &[f32],
+        keys_t: &[f32],
+        values: &[f32],
+        p: usize,
+        dims: (usize, usize),
+        scale: f32,
+        scores: &mut [f32],
+        out: &mut [f32],
+    ) {
+        avx512: attend_kernel(q, keys_t, values, p, dims, scale, scores, out),
+        avx2: attend_kernel(q, keys_t, values, p, dims, scale, scores, out),
+        portable: attend_kernel(q, keys_t, values, p, dims, scale, scores, out),
     }
-    attend_kernel(q, keys_t, values, p, (dk, dv), scale, scores, out);
 }
 
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn attend_avx2(
-    q: &[f32],
-    keys_t: &[f32],
-    values: &[f32],
-    p: usize,
-    dims: (usize, usize),
-    scale: f32,
-    scores: &mut [f32],
-    out: &mut [f32],
-) {
-    attend_kernel(q, keys_t, values, p, dims, scale, scores, out);
+/// Scores of `G` consecutive key blocks starting at position `j0`.
+#[inline(always)]
+fn score_blocks<const G: usize>(q: &[f32], keys_t: &[f32], j0: usize, dk: usize, s: &mut [f32]) {
+    let kb = &keys_t[j0 * dk..(j0 + G * KEY_BLOCK) * dk];
+    let mut acc = [[0.0f32; KEY_BLOCK]; G];
+    for d in 0..dk {
+        let qd = q[d];
+        for (g, a) in acc.iter_mut().enumerate() {
+            let at = (g * dk + d) * KEY_BLOCK;
+            let kd: &[f32; KEY_BLOCK] = kb[at..at + KEY_BLOCK].try_into().expect("block width");
+            for c in 0..KEY_BLOCK {
+                a[c] += qd * kd[c];
+            }
+        }
+    }
+    for (g, a) in acc.iter().enumerate() {
+        s[j0 + g * KEY_BLOCK..j0 + (g + 1) * KEY_BLOCK].copy_from_slice(a);
+    }
 }
 
 #[inline(always)]
@@ -214,21 +344,14 @@ fn attend_kernel(
     out: &mut [f32],
 ) {
     let s = &mut scores[..p];
-    // scores, one block of 16 positions at a time held in registers across the key dimension
+    // scores, blocks of 16 positions held in registers across the key dimension
     let mut j0 = 0;
+    while j0 + KEY_GROUP * KEY_BLOCK <= p {
+        score_blocks::<KEY_GROUP>(q, keys_t, j0, dk, s);
+        j0 += KEY_GROUP * KEY_BLOCK;
+    }
     while j0 + KEY_BLOCK <= p {
-        let kb = &keys_t[j0 * dk..(j0 + KEY_BLOCK) * dk];
-        let mut acc = [0.0f32; KEY_BLOCK];
-        for d in 0..dk {
-            let qd = q[d];
-            let kd: &[f32; KEY_BLOCK] = kb[d * KEY_BLOCK..(d + 1) * KEY_BLOCK]
-                .try_into()
-                .expect("block width");
-            for c in 0..KEY_BLOCK {
-                acc[c] += qd * kd[c];
-            }
-        }
-        s[j0..j0 + KEY_BLOCK].copy_from_slice(&acc);
+        score_blocks::<1>(q, keys_t, j0, dk, s);
         j0 += KEY_BLOCK;
     }
     for j in j0..p {
@@ -238,30 +361,42 @@ fn attend_kernel(
         }
         s[j] = acc;
     }
-    let mut max = f32::NEG_INFINITY;
-    for sj in s.iter_mut() {
+    // The maximum of the non-NaN scores does not depend on the order it is taken in (only
+    // the sign of a zero maximum might, and `s - (±0)` gives the same `exp` either way), so it
+    // is taken lane-wise.
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let mut chunks = s.chunks_exact_mut(16);
+    for chunk in &mut chunks {
+        for (m, sj) in lanes.iter_mut().zip(chunk.iter_mut()) {
+            *sj *= scale;
+            *m = m.max(*sj);
+        }
+    }
+    for sj in chunks.into_remainder() {
         *sj *= scale;
-        max = max.max(*sj);
+        lanes[0] = lanes[0].max(*sj);
     }
-    let mut sum = 0.0f32;
+    let max = lanes.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
     for sj in s.iter_mut() {
-        *sj = libm::expf(*sj - max);
-        sum += *sj;
+        *sj = expo::expf(*sj - max);
     }
-    // weighted values: up to 64 value dimensions held in registers, positions streamed
+    // weighted values: up to 64 value dimensions held in registers, positions streamed; the
+    // normalizer is summed in the first pass over the positions
     let out = &mut out[..dv];
     let values = &values[..p * dv];
+    let mut sum = None;
     let mut o0 = 0;
     while o0 + VALUE_BLOCK <= dv {
         let mut acc = [0.0f32; VALUE_BLOCK];
-        for (j, &sj) in s.iter().enumerate() {
-            let v: &[f32; VALUE_BLOCK] = values[j * dv + o0..j * dv + o0 + VALUE_BLOCK]
-                .try_into()
-                .expect("block width");
+        let mut total = 0.0f32;
+        for (vj, &sj) in values.chunks_exact(dv).zip(s.iter()) {
+            total += sj;
+            let v: &[f32; VALUE_BLOCK] = vj[o0..o0 + VALUE_BLOCK].try_into().expect("block width");
             for c in 0..VALUE_BLOCK {
                 acc[c] += sj * v[c];
             }
         }
+        sum.get_or_insert(total);
         out[o0..o0 + VALUE_BLOCK].copy_from_slice(&acc);
         o0 += VALUE_BLOCK;
     }
@@ -272,45 +407,76 @@ fn attend_kernel(
         }
         out[o] = acc;
     }
+    let sum = sum.unwrap_or_else(|| s.iter().fold(0.0f32, |a, &x| a + x));
     let inv = 1.0 / sum;
     for o in out.iter_mut() {
         *o *= inv;
     }
 }
 
-/// Exponential linear unit: `x` for `x > 0`, `exp(x) - 1` otherwise.
+/// Exponential linear unit: `x` for `x > 0`, `exp(x) - 1` otherwise (`libm`'s `expm1f`).
 #[inline]
 pub fn elu(x: f32) -> f32 {
-    if x > 0.0 {
-        x
-    } else {
-        libm::expm1f(x)
-    }
+    expo::elu(x)
 }
 
-/// Logistic sigmoid `1 / (1 + exp(-x))`.
+/// Logistic sigmoid `1 / (1 + exp(-x))` (`libm`'s `expf`).
 #[inline]
 pub fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + libm::expf(-x))
+    expo::sigmoid(x)
 }
 
-/// Writes `elu` of every element of `x` into `out`.
-pub fn elu_into(x: &[f32], out: &mut [f32]) {
+#[inline(always)]
+fn elu_kernel(x: &[f32], out: &mut [f32]) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = elu(v);
+        *o = expo::elu(v);
     }
 }
 
-/// Gated residual update for `rows` rows: `u += c[..C] * sigmoid(c[C..])`, with `c` holding
-/// `2C` values per row.
-pub fn gate_residual(u: &mut [f32], c: &[f32], rows: usize, channels: usize) {
+#[inline(always)]
+fn elu_in_place_kernel(x: &mut [f32]) {
+    for v in x.iter_mut() {
+        *v = expo::elu(*v);
+    }
+}
+
+multiversion! {
+    /// Writes `elu` of every element of `x` into `out`.
+    pub fn elu_into(x: &[f32], out: &mut [f32]) {
+        avx512: elu_kernel(x, out),
+        avx2: elu_kernel(x, out),
+        portable: elu_kernel(x, out),
+    }
+}
+
+multiversion! {
+    /// Replaces every element of `x` by its `elu`.
+    pub fn elu_in_place(x: &mut [f32]) {
+        avx512: elu_in_place_kernel(x),
+        avx2: elu_in_place_kernel(x),
+        portable: elu_in_place_kernel(x),
+    }
+}
+
+#[inline(always)]
+fn gate_kernel(u: &mut [f32], c: &[f32], rows: usize, channels: usize) {
     for r in 0..rows {
         let ur = &mut u[r * channels..(r + 1) * channels];
         let cr = &c[r * 2 * channels..(r + 1) * 2 * channels];
         let (a, g) = cr.split_at(channels);
         for k in 0..channels {
-            ur[k] += a[k] * sigmoid(g[k]);
+            ur[k] += a[k] * expo::sigmoid(g[k]);
         }
+    }
+}
+
+multiversion! {
+    /// Gated residual update for `rows` rows: `u += c[..C] * sigmoid(c[C..])`, with `c`
+    /// holding `2C` values per row.
+    pub fn gate_residual(u: &mut [f32], c: &[f32], rows: usize, channels: usize) {
+        avx512: gate_kernel(u, c, rows, channels),
+        avx2: gate_kernel(u, c, rows, channels),
+        portable: gate_kernel(u, c, rows, channels),
     }
 }
 
@@ -318,41 +484,153 @@ pub fn gate_residual(u: &mut [f32], c: &[f32], rows: usize, channels: usize) {
 mod tests {
     use super::*;
 
-    fn reference(layer: &Linear, x: &[f32], rows: usize) -> Vec<f32> {
-        let mut out = vec![0.0; rows * layer.cout];
+    fn reference(wt: &[f32], bias: &[f32], x: &[f32], rows: usize) -> Vec<f32> {
+        let (cin, cout) = (wt.len() / bias.len(), bias.len());
+        let mut out = vec![0.0; rows * cout];
         for r in 0..rows {
-            for o in 0..layer.cout {
-                let mut acc = layer.bias[o];
-                for i in 0..layer.cin {
-                    acc += x[r * layer.cin + i] * layer.wt[i * layer.cout + o];
+            for o in 0..cout {
+                let mut acc = bias[o];
+                for i in 0..cin {
+                    acc += x[r * cin + i] * wt[i * cout + o];
                 }
-                out[r * layer.cout + o] = acc;
+                out[r * cout + o] = acc;
             }
         }
         out
     }
 
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
     #[test]
-    fn blocked_linear_is_bitwise_the_plain_loop() {
+    fn blocked_linear_is_bitwise_the_plain_loop_at_every_level() {
         let mut rng = crate::weights::SplitMix64(3);
         let mut rand = || (rng.next_f64() * 2.0 - 1.0) as f32;
-        let (cin, cout) = (37, 35);
-        let layer = Linear {
-            cin,
-            cout,
-            wt: (0..cin * cout).map(|_| rand()).collect(),
-            bias: (0..cout).map(|_| rand()).collect(),
-        };
-        for rows in [1, 3, 4, 5, 9] {
-            let x: Vec<f32> = (0..rows * cin).map(|_| rand()).collect();
-            let mut out = vec![0.0; rows * cout];
-            layer.forward(&x, rows, &mut out);
-            let want = reference(&layer, &x, rows);
-            let same = out
-                .iter()
-                .zip(&want)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(same, "rows = {rows}");
+        for (cin, cout) in [(37, 35), (20, 100), (9, 64)] {
+            let wt: Vec<f32> = (0..cin * cout).map(|_| rand()).collect();
+            let bias: Vec<f32> = (0..cout).map(|_| rand()).collect();
+            let layer = Linear::new(cin, cout, &wt, bias.clone());
+            for rows in [1, 2, 3, 4, 5, 8, 9, 11, 17] {
+                let x: Vec<f32> = (0..rows * cin).map(|_| rand()).collect();
+                let want = bits(&reference(&wt, &bias, &x, rows));
+                for isa in Isa::available() {
+                    let mut out = vec![0.0; rows * cout];
+                    layer.forward(isa, &x, rows, &mut out);
+                    assert_eq!(bits(&out), want, "{} {cin}x{cout} rows {rows}", isa.name());
+                }
+            }
+        }
+    }
+
+    /// Attention as plain scalar loops over unblocked keys, with `libm` itself.
+    fn reference_attend(q: &[f32], keys: &[Vec<f32>], values: &[Vec<f32>], scale: f32) -> Vec<f32> {
+        let s: Vec<f32> = keys
+            .iter()
+            .map(|k| {
+                let mut acc = 0.0f32;
+                for (qd, kd) in q.iter().zip(k) {
+                    acc += qd * kd;
+                }
+                acc * scale
+            })
+            .collect();
+        let max = s.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        let e: Vec<f32> = s.iter().map(|&x| libm::expf(x - max)).collect();
+        let sum = e.iter().fold(0.0f32, |a, &x| a + x);
+        (0..values[0].len())
+            .map(|o| {
+                let mut acc = 0.0f32;
+                for (ej, v) in e.iter().zip(values) {
+                    acc += ej * v[o];
+                }
+                acc * (1.0 / sum)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn attention_is_bitwise_the_scalar_loops_at_every_level() {
+        let mut rng = crate::weights::SplitMix64(5);
+        let mut rand = |r: f64| ((rng.next_f64() * 2.0 - 1.0) * r) as f32;
+        for (dk, dv) in [(16, 64), (4, 8), (16, 70)] {
+            let n: usize = 150;
+            let keys: Vec<Vec<f32>> = (0..n)
+                .map(|_| (0..dk).map(|_| rand(3.0)).collect())
+                .collect();
+            let values: Vec<Vec<f32>> = (0..n)
+                .map(|_| (0..dv).map(|_| rand(2.0)).collect())
+                .collect();
+            let q: Vec<f32> = (0..dk).map(|_| rand(3.0)).collect();
+            let mut keys_t = vec![0.0; n.div_ceil(KEY_BLOCK) * KEY_BLOCK * dk];
+            for (j, k) in keys.iter().enumerate() {
+                for (d, &v) in k.iter().enumerate() {
+                    keys_t[key_index(j, d, dk)] = v;
+                }
+            }
+            let flat: Vec<f32> = values.concat();
+            let scale = 1.0 / (dk as f32).sqrt();
+            for p in [1, 2, 15, 16, 17, 63, 64, 65, 100, 150] {
+                let want = bits(&reference_attend(&q, &keys[..p], &values[..p], scale));
+                for isa in Isa::available() {
+                    let (mut scores, mut out) = (vec![0.0; n], vec![0.0; dv]);
+                    attend(
+                        isa,
+                        &q,
+                        &keys_t,
+                        &flat,
+                        p,
+                        (dk, dv),
+                        scale,
+                        &mut scores,
+                        &mut out,
+                    );
+                    assert_eq!(bits(&out), want, "{} dk {dk} dv {dv} p {p}", isa.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn elementwise_kernels_are_libm_at_every_level() {
+        let mut rng = crate::weights::SplitMix64(9);
+        let x: Vec<f32> = (0..1000)
+            .map(|i| match i % 7 {
+                0 => f32::from_bits(rng.next_u64() as u32), // any bits, NaNs included
+                _ => ((rng.next_f64() * 2.0 - 1.0) * 40.0) as f32,
+            })
+            .collect();
+        let elu_ref: Vec<f32> = x
+            .iter()
+            .map(|&v| if v > 0.0 { v } else { libm::expm1f(v) })
+            .collect();
+        // finite inputs: which NaN an IEEE operation returns can depend on operand order
+        let finite: Vec<f32> = x.iter().copied().filter(|v| v.is_finite()).collect();
+        let (rows, ch) = (4, 100);
+        let u0: Vec<f32> = finite[..rows * ch].to_vec();
+        let c: Vec<f32> = finite[..2 * rows * ch].iter().rev().copied().collect();
+        let mut gate_ref = u0.clone();
+        for r in 0..rows {
+            for k in 0..ch {
+                let g = c[r * 2 * ch + ch + k];
+                gate_ref[r * ch + k] += c[r * 2 * ch + k] * (1.0 / (1.0 + libm::expf(-g)));
+            }
+        }
+        for isa in Isa::available() {
+            let mut out = vec![0.0; x.len()];
+            elu_into(isa, &x, &mut out);
+            assert_eq!(bits(&out), bits(&elu_ref), "elu_into {}", isa.name());
+            let mut inplace = x.clone();
+            elu_in_place(isa, &mut inplace);
+            assert_eq!(
+                bits(&inplace),
+                bits(&elu_ref),
+                "elu_in_place {}",
+                isa.name()
+            );
+            let mut u = u0.clone();
+            gate_residual(isa, &mut u, &c, rows, ch);
+            assert_eq!(bits(&u), bits(&gate_ref), "gate_residual {}", isa.name());
         }
     }
 

@@ -225,7 +225,7 @@ pub fn in_held_out_tenth(name: &str) -> bool {
     for b in name.bytes() {
         h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
     }
-    SplitMix64(h).next_u64() % 10 == 0
+    SplitMix64(h).next_u64().is_multiple_of(10)
 }
 
 /// One file to load: path, name, the box-downscale factor, and whether it is held out.
