@@ -60,6 +60,8 @@ pub struct PixelMixture<'a> {
     w: [f64; MAX_MIXTURES],
     /// Values of channels coded so far, in `[-1, 1]`.
     known: [f64; 2],
+    /// `ln Σ_k exp(log_w[k])`, the log of the current weights' normalizer.
+    log_norm: f64,
 }
 
 /// The distribution of one subpixel: K logistic components with weights.
@@ -92,6 +94,7 @@ impl<'a> PixelMixture<'a> {
             log_w: [0.0; MAX_MIXTURES],
             w: [0.0; MAX_MIXTURES],
             known: [0.0; 2],
+            log_norm: 0.0,
         };
         for i in 0..k {
             m.log_w[i] = params[i] as f64;
@@ -113,6 +116,7 @@ impl<'a> PixelMixture<'a> {
         for i in 0..k {
             self.w[i] /= sum;
         }
+        self.log_norm = max + sum.ln();
     }
 
     /// The distribution of channel `c` (0 = R, 1 = G, 2 = B) given the channels before it,
@@ -148,21 +152,14 @@ impl<'a> PixelMixture<'a> {
         for (i, lp) in log_p.iter_mut().enumerate().take(k) {
             *lp = cdf.log_component_probability(i, v);
         }
-        // information content: -log2 Σ_i w_i p_i
-        let max = log_p[..k]
-            .iter()
-            .zip(&cdf.w[..k])
-            .map(|(lp, w)| lp + w.ln())
-            .fold(f64::NEG_INFINITY, f64::max);
-        let mut sum = 0.0;
-        for i in 0..k {
-            sum += libm::exp(log_p[i] + cdf.w[i].ln() - max);
-        }
-        let bits = -(max + sum.ln()) / std::f64::consts::LN_2;
+        // information content -log2 Σ_i w_i p_i: with w_i = exp(log_w_i - N), Σ_i w_i p_i
+        // = exp(N' - N) where N' normalizes the updated log_w_i + ln p_i
+        let before = self.log_norm;
         for i in 0..k {
             self.log_w[i] += log_p[i];
         }
         self.normalize();
+        let bits = -(self.log_norm - before) / std::f64::consts::LN_2;
         if c < 2 {
             self.known[c] = to_unit(v);
         }
@@ -218,6 +215,24 @@ impl ChannelCdf {
     }
 }
 
+impl ChannelCdf {
+    /// A first guess at the symbol of `quantile`: where the heaviest component's CDF reaches
+    /// it. Only a starting point for the search; it never changes which symbol is decoded.
+    fn guess(&self, quantile: u32) -> usize {
+        let top = (0..self.k)
+            .max_by(|&a, &b| self.w[a].total_cmp(&self.w[b]))
+            .unwrap_or(0);
+        let u = ((quantile as f64 + 0.5) / TOTAL as f64).clamp(1e-9, 1.0 - 1e-9);
+        let x = self.mean[top] + (u / (1.0 - u)).ln() / self.inv_scale[top];
+        let v = (127.5 * x + 128.0).floor();
+        if v.is_finite() {
+            v.clamp(0.0, 255.0) as usize
+        } else {
+            128
+        }
+    }
+}
+
 impl EntropyModel<PRECISION> for ChannelCdf {
     type Symbol = u8;
     type Probability = u32;
@@ -237,9 +252,44 @@ impl EncoderModel<PRECISION> for ChannelCdf {
 
 impl DecoderModel<PRECISION> for ChannelCdf {
     fn quantile_function(&self, quantile: u32) -> (u8, u32, NonZeroU32) {
-        // largest v with Q(v) <= quantile; Q is strictly increasing, Q(0) = 0 <= quantile
-        let (mut lo, mut hi) = (0usize, 256usize); // Q(lo) <= q < Q(hi)
-        let (mut q_lo, mut q_hi) = (0u32, TOTAL);
+        // The symbol is the largest v with Q(v) <= quantile (Q is strictly increasing, Q(0) =
+        // 0 <= quantile < Q(256)); any search finds the same one. Start at the heaviest
+        // component's quantile, widen the bracket by doubling steps, then bisect: a
+        // well-predicted symbol costs two CDF evaluations instead of eight.
+        let guess = self.guess(quantile);
+        let (mut lo, mut hi, mut q_lo, mut q_hi);
+        let q_guess = self.cumulative(guess);
+        if q_guess <= quantile {
+            (lo, q_lo) = (guess, q_guess);
+            let mut step = 1;
+            loop {
+                let c = lo + step;
+                if c >= 256 {
+                    (hi, q_hi) = (256, TOTAL);
+                    break;
+                }
+                let q_c = self.cumulative(c);
+                if q_c > quantile {
+                    (hi, q_hi) = (c, q_c);
+                    break;
+                }
+                (lo, q_lo) = (c, q_c);
+                step *= 2;
+            }
+        } else {
+            (hi, q_hi) = (guess, q_guess);
+            let mut step = 1;
+            loop {
+                let c = hi.saturating_sub(step);
+                let q_c = self.cumulative(c);
+                if q_c <= quantile {
+                    (lo, q_lo) = (c, q_c);
+                    break;
+                }
+                (hi, q_hi) = (c, q_c);
+                step *= 2;
+            }
+        }
         while hi - lo > 1 {
             let mid = (lo + hi) / 2;
             let q_mid = self.cumulative(mid);
@@ -296,13 +346,25 @@ mod tests {
 
     #[test]
     fn quantile_function_inverts_cumulative() {
-        let params = random_params(4, 9);
-        let cdf = PixelMixture::new(&params).channel(0);
-        for v in 0..=255u8 {
-            let (lo, f) = cdf.left_cumulative_and_probability(v).unwrap();
-            for q in [lo, lo + f.get() / 2, lo + f.get() - 1] {
-                let (s, l, ff) = cdf.quantile_function(q);
-                assert_eq!((s, l, ff), (v, lo, f));
+        // broad, sharp (log-scales down to the clamp) and multimodal mixtures: the search
+        // starts from a guess, which must never change the decoded symbol
+        for seed in 0..24u64 {
+            let mut params = random_params(4 + (seed as usize % 5), 9 + seed);
+            let k = params.len() / 10;
+            for s in &mut params[4 * k..7 * k] {
+                *s = *s * 4.0 - (seed % 4) as f32 * 2.0;
+            }
+            let mut m = PixelMixture::new(&params);
+            for c in 0..3 {
+                let cdf = m.channel(c);
+                for v in 0..=255u8 {
+                    let (lo, f) = cdf.left_cumulative_and_probability(v).unwrap();
+                    for q in [lo, lo + f.get() / 2, lo + f.get() - 1] {
+                        let (s, l, ff) = cdf.quantile_function(q);
+                        assert_eq!((s, l, ff), (v, lo, f), "seed {seed} c {c}");
+                    }
+                }
+                m.observe(&cdf, c, (seed * 37 % 256) as u8);
             }
         }
     }
