@@ -5,8 +5,10 @@ use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
 use constriction::stream::{Decode, Encode};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use snailzip::codec::mixture::PixelMixture;
+use snailzip::codec::Options;
+use snailzip::engine::ops::Isa;
 use snailzip::weights::SplitMix64;
-use snailzip::{Config, Engine, Weights};
+use snailzip::{Config, Engine, Image, Weights};
 
 /// One full 32×32 tile through the engine, for a batch of tiles, per model size.
 fn engine_tile(c: &mut Criterion) {
@@ -28,6 +30,76 @@ fn engine_tile(c: &mut Criterion) {
             });
         }
     }
+    group.finish();
+}
+
+/// Floating-point operations (a multiply and an add per product) of one 32×32 tile: the
+/// dense layers' products at every position plus attention's scores and weighted values
+/// over all earlier positions.
+fn tile_flops(c: &Config) -> u64 {
+    let ch = c.channels as u64;
+    let n = 1024u64;
+    let input = ch * 4 * (3 + 2);
+    let res = c.res_per_block as u64 * (4 * ch * ch + 4 * ch * 2 * ch);
+    let (kv, q) = (c.kv_input_size() as u64, c.query_input_size() as u64);
+    let (dk, dv) = (c.key_size as u64, c.value_size as u64);
+    let attn_layers = kv * (dk + dv) + q * dk + (ch + dv) * ch + ch * 2 * ch;
+    let out = ch * c.output_size() as u64;
+    let dense = input + c.blocks as u64 * (res + attn_layers) + out;
+    let attended = c.blocks as u64 * (dk + dv) * (n * (n - 1) / 2);
+    2 * (dense * n + attended)
+}
+
+/// The base engine per instruction set, batch 8, in floating-point operations per second
+/// (criterion's elements/s = FLOP/s), to compare with `peak`.
+fn engine_flops(c: &mut Criterion) {
+    let config = Config::base();
+    let engine = Engine::new(&Weights::random(&config, 0));
+    let batch = 8usize;
+    let mut group = c.benchmark_group("engine_flops");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(batch as u64 * tile_flops(&config)));
+    for isa in Isa::available() {
+        group.bench_function(isa.name(), |b| {
+            b.iter(|| {
+                let mut s = engine.session_with(isa, batch, 32, 32);
+                let px = vec![[128u8, 64, 32]; batch];
+                for _ in 0..1024 {
+                    std::hint::black_box(s.predict());
+                    s.advance(&px);
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+/// One Kodak photo (768×512, kodim23 from `$SNAILZIP_DATA/kodak`, default `../shared/data`)
+/// compressed and decompressed with the built-in photo model on all cores: the end-to-end
+/// figure the README's speed table quotes. Skipped with a note when the file is missing.
+fn large_image(c: &mut Criterion) {
+    let dir = std::env::var("SNAILZIP_DATA").unwrap_or_else(|_| "../shared/data".into());
+    let path = std::path::Path::new(&dir).join("kodak/kodim23.png");
+    let Ok(bytes) = std::fs::read(&path) else {
+        eprintln!("large_image: {} not found, skipped", path.display());
+        return;
+    };
+    let image = Image::decode(&bytes, u64::MAX).expect("kodim23 decodes");
+    let builtin = snailzip::builtin::find("photo")
+        .or_else(|_| snailzip::builtin::find("cifar"))
+        .expect("a built-in model");
+    let engine = Engine::new(&builtin.weights().expect("built-in weights"));
+    let opts = Options::default();
+    let (file, _) = snailzip::compress(&image, &engine, &opts, &|_| {}).expect("compresses");
+    let mut group = c.benchmark_group("large_image");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements((image.width * image.height) as u64));
+    group.bench_function("compress_kodim23", |b| {
+        b.iter(|| snailzip::compress(&image, &engine, &opts, &|_| {}).expect("compresses"))
+    });
+    group.bench_function("decompress_kodim23", |b| {
+        b.iter(|| snailzip::decompress(&file, &engine, &opts, &|_| {}).expect("decodes"))
+    });
     group.finish();
 }
 
@@ -99,6 +171,23 @@ fn peak_mul_add(c: &mut Criterion) {
     unsafe fn kernel_avx2(x: &[f32; 8], n: usize) -> f32 {
         kernel(x, n)
     }
+    /// The same with AVX-512 registers, by hand (the compiler's vectorization of 16-lane
+    /// arrays is unreliable): 12 chains of 16 lanes.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn kernel_avx512(x: &[f32; 16], n: usize) -> f32 {
+        use std::arch::x86_64::*;
+        // SAFETY: x holds 16 floats.
+        let xv = unsafe { _mm512_loadu_ps(x.as_ptr()) };
+        let m = _mm512_set1_ps(0.999_999);
+        let mut acc = [_mm512_setzero_ps(); 12];
+        for _ in 0..n {
+            for a in acc.iter_mut() {
+                *a = _mm512_add_ps(_mm512_mul_ps(*a, m), xv);
+            }
+        }
+        acc.iter().map(|&a| _mm512_reduce_add_ps(a)).sum()
+    }
     let n = 100_000;
     let x = [1.0f32; 8];
     let mut group = c.benchmark_group("peak");
@@ -113,8 +202,24 @@ fn peak_mul_add(c: &mut Criterion) {
             b.iter(|| unsafe { kernel_avx2(std::hint::black_box(&x), n) })
         });
     }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        let x16 = [1.0f32; 16];
+        group.throughput(Throughput::Elements((n * 12 * 16) as u64));
+        // SAFETY: AVX-512F support was checked just above.
+        group.bench_function("mul_add_avx512", |b| {
+            b.iter(|| unsafe { kernel_avx512(std::hint::black_box(&x16), n) })
+        });
+    }
     group.finish();
 }
 
-criterion_group!(benches, engine_tile, mixture_coder, peak_mul_add);
+criterion_group!(
+    benches,
+    engine_tile,
+    engine_flops,
+    large_image,
+    mixture_coder,
+    peak_mul_add
+);
 criterion_main!(benches);
