@@ -40,7 +40,8 @@ fn compress_chooses_a_built_in_model_and_decompress_follows_the_file() {
         .iter()
         .find(|n| info.contains(&format!("matches model {n},")))
         .unwrap_or_else(|| panic!("{info}"));
-    // the automatic choice is the smaller of the forced ones, and identical to it
+    // the automatic choice is byte for byte the forced file of the chosen model (a small
+    // image chooses on the top rows of its tiles, so it need not be the smaller file)
     let mut sizes = Vec::new();
     for n in &names {
         let out = format!("{n}.snz");
@@ -50,7 +51,6 @@ fn compress_chooses_a_built_in_model_and_decompress_follows_the_file() {
     let auto = std::fs::read(d.join("auto.snz")).unwrap();
     let forced = &sizes.iter().find(|(_, n)| n == chosen).unwrap().0;
     assert_eq!(&auto, forced);
-    assert!(sizes.iter().all(|(b, _)| auto.len() <= b.len()));
     // decoding needs no flag, whichever model wrote the file
     for (_, n) in &sizes {
         let out = format!("{n}.png");
