@@ -3,7 +3,7 @@
 //! ```text
 //! offset size  field
 //! 0      3     magic "SNZ"
-//! 3      1     format version (2)
+//! 3      1     format version (4; 2 in files of earlier builds)
 //! 4      4     model id: its first 4 bytes (the model's SHA-256 prefix)
 //! 8      1     color type: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
 //! 9      4     CRC-32 of the decoded interleaved pixels, little-endian
@@ -19,7 +19,9 @@
 //! store all 8 model id bytes at offset 4, then color, a tile-size byte (32) and the CRC.
 //!
 //! Version 3 is version 2 plus a metadata section right after the height, written only when
-//! the image carries metadata (a file without metadata is a version 2 file, byte for byte):
+//! the image carries metadata (a file without metadata is a version 2 file, byte for byte).
+//! Versions 4 and 5 have exactly the layouts of 2 and 3; the version tells that the payloads
+//! were coded with the portable logarithm (see [`Logarithm`]), which this build writes:
 //!
 //! ```text
 //!        var   section length M in bytes, unsigned LEB128 (M ≥ 1)
@@ -33,17 +35,37 @@
 //! against the section. A wrong model is caught by the id (a chance of 2⁻³² for an unrelated
 //! model to share the prefix) and, failing that, by the pixel checksum.
 
+use super::mixture::Logarithm;
 use crate::error::{Error, Result};
 use crate::image_io::{Chunk, ColorType, Metadata, METADATA_CHUNKS};
 use crate::weights::ModelId;
 
 /// File signature.
 pub const MAGIC: [u8; 3] = *b"SNZ";
-/// Container format version written by this build for images without metadata.
-pub const VERSION: u8 = 2;
-/// Container format version written by this build for images with metadata (version 2 plus a
-/// metadata section).
-pub const VERSION_METADATA: u8 = 3;
+/// Container format version written by this build for images without metadata: the version 2
+/// layout, coded with the portable logarithm ([`Logarithm::Libm`]).
+pub const VERSION: u8 = 4;
+/// Container format version written by this build for images with metadata: the version 3
+/// layout (version 2 plus a metadata section), coded with the portable logarithm.
+pub const VERSION_METADATA: u8 = 5;
+/// Versions written by earlier builds, coded with the platform's logarithm
+/// ([`Logarithm::Platform`]), with the same layouts as 4 and 5.
+pub const LEGACY_VERSION: u8 = 2;
+/// See [`LEGACY_VERSION`].
+pub const LEGACY_VERSION_METADATA: u8 = 3;
+
+/// The logarithm a file of this container version was coded with.
+pub fn logarithm(version: u8) -> Logarithm {
+    if version >= VERSION {
+        Logarithm::Libm
+    } else {
+        Logarithm::Platform
+    }
+}
+
+fn has_metadata(version: u8) -> bool {
+    version == VERSION_METADATA || version == LEGACY_VERSION_METADATA
+}
 /// How many bytes of the model id a version 2 file stores.
 const STORED_ID_BYTES: usize = 4;
 
@@ -188,7 +210,7 @@ pub struct Container<'a> {
     pub header: Header,
     /// Format version of the file (1, 2 or 3).
     pub version: u8,
-    /// Metadata stored with the image (empty unless version 3).
+    /// Metadata stored with the image (empty unless version 3 or 5).
     pub metadata: Metadata,
     /// One payload per tile, raster order of tiles.
     pub payloads: Vec<&'a [u8]>,
@@ -242,14 +264,25 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Serializes a header and the tile payloads (a version 2 file).
+/// Serializes a header and the tile payloads (a version 4 file).
 pub fn write(header: &Header, payloads: &[Vec<u8>]) -> Vec<u8> {
     write_with_metadata(header, &Metadata::default(), payloads)
 }
 
-/// Serializes a header, metadata and the tile payloads: a version 2 file if `metadata` is
-/// empty, else version 3.
+/// Serializes a header, metadata and the tile payloads: a version 4 file if `metadata` is
+/// empty, else version 5.
 pub fn write_with_metadata(header: &Header, metadata: &Metadata, payloads: &[Vec<u8>]) -> Vec<u8> {
+    write_coded_with(header, metadata, payloads, Logarithm::Libm)
+}
+
+/// [`write_with_metadata`] for payloads coded with logarithm `log`: versions 2 and 3 for
+/// [`Logarithm::Platform`] (as earlier builds wrote them).
+pub fn write_coded_with(
+    header: &Header,
+    metadata: &Metadata,
+    payloads: &[Vec<u8>],
+    log: Logarithm,
+) -> Vec<u8> {
     let total: usize = payloads.iter().map(Vec::len).sum();
     let mut section = Vec::new();
     for chunk in &metadata.chunks {
@@ -260,10 +293,11 @@ pub fn write_with_metadata(header: &Header, metadata: &Metadata, payloads: &[Vec
     }
     let mut out = Vec::with_capacity(40 + section.len() + 3 * payloads.len() + total);
     out.extend_from_slice(&MAGIC);
-    out.push(if section.is_empty() {
-        VERSION
-    } else {
-        VERSION_METADATA
+    out.push(match (section.is_empty(), log) {
+        (true, Logarithm::Libm) => VERSION,
+        (false, Logarithm::Libm) => VERSION_METADATA,
+        (true, Logarithm::Platform) => LEGACY_VERSION,
+        (false, Logarithm::Platform) => LEGACY_VERSION_METADATA,
     });
     debug_assert_eq!(
         header.tile,
@@ -289,7 +323,7 @@ pub fn write_with_metadata(header: &Header, metadata: &Metadata, payloads: &[Vec
 }
 
 /// Parses only the fixed part and dimensions of a header (for `snailzip info` and early
-/// model checks). Returns the header and the offset where the metadata section (version 3)
+/// model checks). Returns the header and the offset where the metadata section (version 3, 5)
 /// or the tile table begins.
 ///
 /// # Errors
@@ -304,7 +338,7 @@ pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<(Header, usize)> {
     let version = r.take(1, "header")?[0];
     let id_len = match version {
         1 => 8,
-        VERSION | VERSION_METADATA => STORED_ID_BYTES,
+        LEGACY_VERSION..=VERSION_METADATA => STORED_ID_BYTES,
         _ => {
             return Err(Error::Format(format!(
                 "container version {version} is not supported by this build (reads 1 to \
@@ -364,7 +398,7 @@ pub fn read<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Container<'a>> {
     let (header, pos) = read_header(bytes, limits)?;
     let version = bytes[3];
     let mut r = Reader { bytes, pos };
-    let metadata = if version == VERSION_METADATA {
+    let metadata = if has_metadata(version) {
         read_metadata(&mut r)?
     } else {
         Metadata::default()
@@ -488,7 +522,7 @@ mod tests {
         let bytes = write(&h, &payloads);
         let c = read(&bytes, &Limits::default()).unwrap();
         assert_eq!(c.header, h);
-        assert_eq!((c.version, c.metadata.is_empty()), (2, true));
+        assert_eq!((c.version, c.metadata.is_empty()), (4, true));
         assert_eq!(c.payloads.len(), 6);
         for (a, b) in c.payloads.iter().zip(&payloads) {
             assert_eq!(*a, b.as_slice());
@@ -513,21 +547,31 @@ mod tests {
             ],
         };
         let bytes = write_with_metadata(&h, &metadata, &[vec![5; 20]]);
-        // version 3; after the 15-byte v2 header: length 19, then the two entries
-        assert_eq!(bytes[3], 3);
+        // version 5; after the 15-byte v4 header: length 19, then the two entries
+        assert_eq!(bytes[3], 5);
         assert_eq!(
             &bytes[15..35],
             b"\x13gAMA\x00\x04\x00\x00\xb1\x8ftEXt\x01\x03k\x00v"
         );
         assert_eq!(bytes.len(), 15 + 20 + 20);
         let c = read(&bytes, &Limits::default()).unwrap();
-        assert_eq!((c.version, &c.metadata), (3, &metadata));
+        assert_eq!((c.version, &c.metadata), (5, &metadata));
         assert_eq!(c.payloads, vec![&[5u8; 20][..]]);
-        // the same image without metadata is the version 2 file
+        // the same image without metadata is the version 4 file
         assert_eq!(
             write_with_metadata(&h, &Metadata::default(), &[vec![5; 20]]),
             write(&h, &[vec![5; 20]])
         );
+        // earlier builds' versions: the same layouts, read the same way
+        for (meta, version) in [(&metadata, 3u8), (&Metadata::default(), 2)] {
+            let old = write_coded_with(&h, meta, &[vec![5; 20]], Logarithm::Platform);
+            let new = write_with_metadata(&h, meta, &[vec![5; 20]]);
+            assert_eq!((old[3], &old[4..]), (version, &new[4..]));
+            let c = read(&old, &Limits::default()).unwrap();
+            assert_eq!((c.version, &c.metadata), (version, meta));
+            assert_eq!(logarithm(c.version), Logarithm::Platform);
+        }
+        assert_eq!(logarithm(5), Logarithm::Libm);
         // an empty section is not canonical
         let mut empty = bytes[..15].to_vec();
         empty.push(0);

@@ -49,6 +49,33 @@ fn to_unit(v: u8) -> f64 {
     v as f64 / 127.5 - 1.0
 }
 
+/// The natural logarithm inside the coding probabilities (a component's log-probability of
+/// the observed value, which reweights the components for the next channel).
+///
+/// Files of container versions 1 to 3 were coded with Rust's `f64::ln`, which calls the
+/// platform's C library: glibc's `log` differs from `libm::log` in the last bit for about 4%
+/// of inputs, and other C libraries (or glibc without FMA) may differ again, so such a file
+/// could in rare cases decode differently on another system. Version 4 and 5 files use
+/// `libm::log`, the same function everywhere. Decoding follows the file's version.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Logarithm {
+    /// `libm::log`, portable (container versions 4 and 5).
+    #[default]
+    Libm,
+    /// `f64::ln` of the platform (container versions 1 to 3).
+    Platform,
+}
+
+impl Logarithm {
+    #[inline]
+    fn ln(self, x: f64) -> f64 {
+        match self {
+            Logarithm::Libm => libm::log(x),
+            Logarithm::Platform => x.ln(),
+        }
+    }
+}
+
 /// The mixture of one pixel, updated channel by channel as values become known.
 #[derive(Clone, Debug)]
 pub struct PixelMixture<'a> {
@@ -62,6 +89,8 @@ pub struct PixelMixture<'a> {
     known: [f64; 2],
     /// `ln Σ_k exp(log_w[k])`, the log of the current weights' normalizer.
     log_norm: f64,
+    /// The logarithm of the file's arithmetic.
+    log: Logarithm,
 }
 
 /// The distribution of one subpixel: K logistic components with weights.
@@ -71,6 +100,7 @@ pub struct ChannelCdf {
     w: [f64; MAX_MIXTURES],
     mean: [f64; MAX_MIXTURES],
     inv_scale: [f64; MAX_MIXTURES],
+    log: Logarithm,
 }
 
 impl<'a> PixelMixture<'a> {
@@ -79,6 +109,14 @@ impl<'a> PixelMixture<'a> {
     /// # Panics
     /// If `params.len()` is not a multiple of 10 or K exceeds [`MAX_MIXTURES`].
     pub fn new(params: &'a [f32]) -> PixelMixture<'a> {
+        PixelMixture::with_logarithm(params, Logarithm::Libm)
+    }
+
+    /// [`PixelMixture::new`] with the logarithm of a given file format version.
+    ///
+    /// # Panics
+    /// As [`PixelMixture::new`].
+    pub fn with_logarithm(params: &'a [f32], log: Logarithm) -> PixelMixture<'a> {
         assert!(
             params.len().is_multiple_of(10),
             "mixture parameters come in tens"
@@ -95,6 +133,7 @@ impl<'a> PixelMixture<'a> {
             w: [0.0; MAX_MIXTURES],
             known: [0.0; 2],
             log_norm: 0.0,
+            log,
         };
         for i in 0..k {
             m.log_w[i] = params[i] as f64;
@@ -128,6 +167,7 @@ impl<'a> PixelMixture<'a> {
             w: self.w,
             mean: [0.0; MAX_MIXTURES],
             inv_scale: [0.0; MAX_MIXTURES],
+            log: self.log,
         };
         for i in 0..k {
             let mut mean = p[k + c * k + i] as f64;
@@ -206,11 +246,11 @@ impl ChannelCdf {
             sigmoid(t_hi) - sigmoid(t_lo)
         };
         if d > 1e-12 {
-            d.ln()
+            self.log.ln(d)
         } else {
             // bin mass ≈ density at the centre × bin width
             let t = (to_unit(v as u8) - mean) * inv;
-            inv.ln() - t - 2.0 * softplus(-t) + (2.0f64 / 255.0).ln()
+            self.log.ln(inv) - t - 2.0 * softplus(-t) + self.log.ln(2.0 / 255.0)
         }
     }
 }

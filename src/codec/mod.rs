@@ -39,6 +39,7 @@ use crate::error::{Error, Result};
 use crate::image_io::{ColorType, Image, Metadata};
 use alpha::AlphaModel;
 use container::{Header, Limits, StoredModelId};
+pub use mixture::Logarithm;
 use mixture::PixelMixture;
 
 /// Tiles stepped together by default: large enough to share weight loads, small enough that
@@ -52,6 +53,10 @@ pub struct Options {
     pub batch: usize,
     /// What decoding may allocate.
     pub limits: Limits,
+    /// The logarithm compression codes with: [`Logarithm::Libm`] (container versions 4 and
+    /// 5); [`Logarithm::Platform`] writes the versions 2 and 3 of earlier builds, only to
+    /// test that they still decode. Decoding ignores it and follows each file's version.
+    pub logarithm: Logarithm,
 }
 
 impl Default for Options {
@@ -59,6 +64,7 @@ impl Default for Options {
         Options {
             batch: DEFAULT_BATCH,
             limits: Limits::default(),
+            logarithm: Logarithm::Libm,
         }
     }
 }
@@ -153,8 +159,8 @@ pub fn compress_many(
     compress_many_with_metadata(images, &[], engine, options, progress)
 }
 
-/// [`compress_many`] storing `metadata[k]` with image `k` (a version 3 file; images beyond
-/// `metadata.len()` or with empty metadata get none, i.e. a version 2 file).
+/// [`compress_many`] storing `metadata[k]` with image `k` (a version 5 file; images beyond
+/// `metadata.len()` or with empty metadata get none, i.e. a version 4 file).
 ///
 /// # Errors
 /// Only internal coder failures, which indicate a bug.
@@ -226,7 +232,7 @@ fn encode_tiles(
     let results: Vec<Vec<(usize, Vec<u8>, f64)>> = groups
         .par_iter()
         .map(|group| {
-            let r = encode_batch(images, engine, tiles, group);
+            let r = encode_batch(images, engine, tiles, group, options.logarithm);
             progress(group.len());
             r
         })
@@ -348,7 +354,7 @@ pub fn compress_choosing(
         };
         let meta = metadata.get(k).unwrap_or(&none);
         files.push((
-            container::write_with_metadata(&header, meta, &own),
+            container::write_coded_with(&header, meta, &own, options.logarithm),
             s,
             choice[k],
         ));
@@ -391,6 +397,7 @@ fn encode_batch(
     engine: &Engine,
     tiles: &[Tile],
     ids: &[usize],
+    log: Logarithm,
 ) -> Result<Vec<(usize, Vec<u8>, f64)>> {
     let (h, w) = (tiles[ids[0]].h, tiles[ids[0]].w);
     let n_out = engine.config().output_size();
@@ -428,7 +435,7 @@ fn encode_batch(
                 model.update(residual);
                 alphas[t][p] = a;
             }
-            let mut mix = PixelMixture::new(&params[t * n_out..(t + 1) * n_out]);
+            let mut mix = PixelMixture::with_logarithm(&params[t * n_out..(t + 1) * n_out], log);
             for (c, &v) in px[..cc].iter().enumerate() {
                 let cdf = mix.channel(c);
                 coder.encode_symbol(v, &cdf).map_err(coder_error)?;
@@ -859,7 +866,11 @@ fn decode_batch(
                 alphas[t][p] = a;
                 px[ch - 1] = a;
             }
-            let mut mix = PixelMixture::new(&params[t * n_out..(t + 1) * n_out]);
+            let log = match &files[tiles[id].image] {
+                Ok(f) => container::logarithm(f.version),
+                Err(_) => unreachable!("tiles exist only for parsed files"),
+            };
+            let mut mix = PixelMixture::with_logarithm(&params[t * n_out..(t + 1) * n_out], log);
             for c in 0..cc {
                 let cdf = mix.channel(c);
                 let rec = Recording::new(&cdf);

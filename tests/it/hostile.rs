@@ -260,8 +260,8 @@ fn metadata_round_trips_and_files_without_it_are_unchanged() {
     )
     .unwrap();
     let (with, without) = (&files[0].0, &files[1].0);
-    assert_eq!(with[3], 3, "metadata makes a version 3 file");
-    assert_eq!(without[3], 2, "no metadata: version 2");
+    assert_eq!(with[3], 5, "metadata makes a version 5 file");
+    assert_eq!(without[3], 4, "no metadata: version 4");
     let plain = codec::compress(&img, &engine, &Options::default(), &|_| {})
         .unwrap()
         .0;

@@ -188,6 +188,7 @@ pub(crate) fn options(args: &CodingArgs) -> anyhow::Result<Options> {
             max_pixels: args.max_pixels,
             ..container::Limits::default()
         },
+        ..Options::default()
     })
 }
 
