@@ -96,6 +96,12 @@ pub fn retired() -> Vec<Builtin> {
             about: "retired (decode only): CIFAR-10 model shipped at 157,168 images, id a23b242e5f51f534",
             bytes: Some(include_bytes!("../models/retired/cifar-157k.safetensors")),
         },
+        Builtin {
+            name: "photo-80k",
+            file: "models/retired/photo-80k.safetensors",
+            about: "retired (decode only): photo model shipped at 80,144 crops, id 5e406f658792968f",
+            bytes: Some(include_bytes!("../models/retired/photo-80k.safetensors")),
+        },
     ]
 }
 
