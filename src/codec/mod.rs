@@ -813,12 +813,11 @@ fn decode_batch(
 ) -> Result<Vec<DecodedTile>> {
     let (h, w) = (tiles[ids[0]].h, tiles[ids[0]].w);
     let n_out = engine.config().output_size();
-    let color_of = |id: usize| -> ColorType {
-        match &files[tiles[id].image] {
-            Ok(f) => f.header.color,
-            Err(_) => unreachable!("tiles exist only for parsed files"),
-        }
+    let file_of = |id: usize| match &files[tiles[id].image] {
+        Ok(f) => f,
+        Err(_) => unreachable!("tiles exist only for parsed files"),
     };
+    let color_of = |id: usize| -> ColorType { file_of(id).header.color };
     let mut session = engine.session(ids.len(), h, w);
     let mut coders = ids
         .iter()
@@ -866,10 +865,7 @@ fn decode_batch(
                 alphas[t][p] = a;
                 px[ch - 1] = a;
             }
-            let log = match &files[tiles[id].image] {
-                Ok(f) => container::logarithm(f.version),
-                Err(_) => unreachable!("tiles exist only for parsed files"),
-            };
+            let log = container::logarithm(file_of(id).version);
             let mut mix = PixelMixture::with_logarithm(&params[t * n_out..(t + 1) * n_out], log);
             for c in 0..cc {
                 let cdf = mix.channel(c);
