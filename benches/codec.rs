@@ -6,6 +6,7 @@ use constriction::stream::{Decode, Encode};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use snailzip::codec::mixture::PixelMixture;
 use snailzip::codec::Options;
+use snailzip::config::KvCache;
 use snailzip::engine::ops::Isa;
 use snailzip::weights::SplitMix64;
 use snailzip::{Config, Engine, Image, Weights};
@@ -54,13 +55,17 @@ fn tile_flops(c: &Config) -> u64 {
 /// (criterion's elements/s = FLOP/s), to compare with `peak`.
 fn engine_flops(c: &mut Criterion) {
     let config = Config::base();
-    let engine = Engine::new(&Weights::random(&config, 0));
     let batch = 8usize;
     let mut group = c.benchmark_group("engine_flops");
     group.sample_size(10);
     group.throughput(Throughput::Elements(batch as u64 * tile_flops(&config)));
-    for isa in Isa::available() {
-        group.bench_function(isa.name(), |b| {
+    for (isa, kv) in Isa::available()
+        .into_iter()
+        .flat_map(|isa| [(isa, KvCache::F32), (isa, KvCache::F16)])
+    {
+        let engine = Engine::new(&Weights::random(&config, 0).with_kv_cache(kv));
+        let name = format!("{}/kv_{}", isa.name(), kv.name());
+        group.bench_function(name, |b| {
             b.iter(|| {
                 let mut s = engine.session_with(isa, batch, 32, 32);
                 let px = vec![[128u8, 64, 32]; batch];

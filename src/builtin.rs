@@ -6,17 +6,27 @@
 //! sample of each image's tiles and keeps the smaller ([`crate::codec::compress_choosing`]);
 //! a file's model id names the one that decodes it. Models that shipped earlier and were
 //! replaced stay embedded as *retired* models ([`retired`]): never used to compress, they
-//! decode the files they wrote. Without any embedded model the fallback
+//! decode the files they wrote. A retired model may be the weights of a current one with
+//! another arithmetic (the f32 key/value cache that both shipped with until 2026-12-02): it
+//! then reuses the current file's bytes, so it costs no space. Without any embedded model
+//! the fallback
 //! is a clearly named *untrained* stand-in: deterministic random weights of the `base`
 //! config, which codes correctly but compresses poorly.
 
 #[cfg(not(snailzip_embedded_model))]
 use crate::config::Config;
+use crate::config::KvCache;
 use crate::error::{Error, Result};
 use crate::weights::Weights;
 
 /// Seed of the untrained stand-in model.
 pub const FALLBACK_SEED: u64 = 0;
+
+/// The current models' files, each embedded once (a retired variant shares its bytes).
+#[cfg(snailzip_embedded_model)]
+static CIFAR: &[u8] = include_bytes!("../models/default.safetensors");
+#[cfg(snailzip_embedded_photo)]
+static PHOTO: &[u8] = include_bytes!("../models/photo.safetensors");
 
 /// A built-in model.
 #[derive(Clone, Copy, Debug)]
@@ -29,6 +39,8 @@ pub struct Builtin {
     pub about: &'static str,
     /// The safetensors bytes (`None`: the untrained stand-in).
     bytes: Option<&'static [u8]>,
+    /// The attention cache format, where it is not the file's own.
+    kv_cache: Option<KvCache>,
 }
 
 impl Builtin {
@@ -37,10 +49,14 @@ impl Builtin {
     /// # Errors
     /// Only if the embedded file is corrupt, which a build would not produce.
     pub fn weights(&self) -> Result<Weights> {
-        match self.bytes {
-            Some(b) => Weights::from_bytes(b),
-            None => Ok(fallback()),
-        }
+        let w = match self.bytes {
+            Some(b) => Weights::from_bytes(b)?,
+            None => fallback(),
+        };
+        Ok(match self.kv_cache {
+            Some(kv) => w.with_kv_cache(kv),
+            None => w,
+        })
     }
 }
 
@@ -66,16 +82,18 @@ pub fn models() -> Vec<Builtin> {
             "UNTRAINED stand-in (random base weights; no trained model was embedded)"
         },
         #[cfg(snailzip_embedded_model)]
-        bytes: Some(include_bytes!("../models/default.safetensors")),
+        bytes: Some(CIFAR),
         #[cfg(not(snailzip_embedded_model))]
         bytes: None,
+        kv_cache: None,
     }];
     #[cfg(snailzip_embedded_photo)]
     out.push(Builtin {
         name: "photo",
         file: "models/photo.safetensors",
         about: "trained on photographs",
-        bytes: Some(include_bytes!("../models/photo.safetensors")),
+        bytes: Some(PHOTO),
+        kv_cache: None,
     });
     out
 }
@@ -83,26 +101,47 @@ pub fn models() -> Vec<Builtin> {
 /// Models that shipped as built-ins and were replaced: decode-only, so that every file a
 /// released `snailzip` wrote keeps decoding.
 pub fn retired() -> Vec<Builtin> {
-    vec![
+    #[allow(unused_mut)]
+    let mut out = vec![
         Builtin {
             name: "cifar-64k",
             file: "models/retired/cifar-64k.safetensors",
             about: "retired (decode only): CIFAR-10 model shipped at 64,000 images, id 052305fd5e2f1d96",
             bytes: Some(include_bytes!("../models/retired/cifar-64k.safetensors")),
+            kv_cache: None,
         },
         Builtin {
             name: "cifar-157k",
             file: "models/retired/cifar-157k.safetensors",
             about: "retired (decode only): CIFAR-10 model shipped at 157,168 images, id a23b242e5f51f534",
             bytes: Some(include_bytes!("../models/retired/cifar-157k.safetensors")),
+            kv_cache: None,
         },
         Builtin {
             name: "photo-80k",
             file: "models/retired/photo-80k.safetensors",
             about: "retired (decode only): photo model shipped at 80,144 crops, id 5e406f658792968f",
             bytes: Some(include_bytes!("../models/retired/photo-80k.safetensors")),
+            kv_cache: None,
         },
-    ]
+    ];
+    #[cfg(snailzip_embedded_model)]
+    out.push(Builtin {
+        name: "cifar-f32",
+        file: "models/default.safetensors",
+        about: "retired (decode only): the cifar weights with an f32 key/value cache, as shipped until 2026-12-02, id d341fe429ee88a3d",
+        bytes: Some(CIFAR),
+        kv_cache: Some(KvCache::F32),
+    });
+    #[cfg(snailzip_embedded_photo)]
+    out.push(Builtin {
+        name: "photo-f32",
+        file: "models/photo.safetensors",
+        about: "retired (decode only): the photo weights with an f32 key/value cache, as shipped until 2026-12-02, id b54f1f0b3eb10570",
+        bytes: Some(PHOTO),
+        kv_cache: Some(KvCache::F32),
+    });
+    out
 }
 
 /// The built-in model called `name`, current or retired (`default` is another name for

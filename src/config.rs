@@ -71,6 +71,49 @@ pub struct Config {
     pub mixtures: usize,
     /// Dropout probability inside residual blocks (training only).
     pub dropout: f32,
+    /// How inference stores attention keys and values: part of the model's arithmetic, and
+    /// so of its id (training always computes in f32).
+    pub kv_cache: KvCache,
+}
+
+/// The number format of the inference engine's attention key/value cache.
+///
+/// Every model exported before 2026-12-02 uses [`KvCache::F32`], which its config text does
+/// not mention, so those models keep their ids; a model that names `kv_cache=f16` is a
+/// different model (another id), coded with its own arithmetic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KvCache {
+    /// Keys and values as computed.
+    #[default]
+    F32,
+    /// Keys and values rounded to IEEE binary16 when stored (nearest, ties to even,
+    /// magnitudes clamped to 65504), then widened exactly: half the memory traffic of
+    /// attention.
+    F16,
+}
+
+impl KvCache {
+    /// Its name in config texts and on the command line (`f32`, `f16`).
+    pub fn name(self) -> &'static str {
+        match self {
+            KvCache::F32 => "f32",
+            KvCache::F16 => "f16",
+        }
+    }
+
+    /// The format called `name`.
+    ///
+    /// # Errors
+    /// [`Error::Format`] for any other name.
+    pub fn parse(name: &str) -> Result<KvCache> {
+        match name.trim() {
+            "f32" => Ok(KvCache::F32),
+            "f16" => Ok(KvCache::F16),
+            other => Err(Error::Format(format!(
+                "unknown kv_cache `{other}` (f32 or f16)"
+            ))),
+        }
+    }
 }
 
 impl Config {
@@ -84,6 +127,7 @@ impl Config {
             value_size: 8,
             mixtures: 3,
             dropout: 0.0,
+            kv_cache: KvCache::F32,
         }
     }
 
@@ -97,6 +141,7 @@ impl Config {
             value_size: 64,
             mixtures: 10,
             dropout: 0.0,
+            kv_cache: KvCache::F32,
         }
     }
 
@@ -119,6 +164,7 @@ impl Config {
             value_size: 128,
             mixtures: 10,
             dropout: 0.5,
+            kv_cache: KvCache::F32,
         }
     }
 
@@ -263,10 +309,15 @@ impl Config {
             "mixtures",
             "dropout",
         ];
+        let mut kv_cache = KvCache::F32;
         for part in text.split(',').filter(|p| !p.trim().is_empty()) {
             let (key, value) = part
                 .split_once('=')
                 .ok_or_else(|| bad("expected key=value"))?;
+            if key.trim() == "kv_cache" {
+                kv_cache = KvCache::parse(value).map_err(|e| bad(&e.to_string()))?;
+                continue;
+            }
             let slot = KEYS
                 .iter()
                 .position(|k| *k == key.trim())
@@ -293,6 +344,7 @@ impl Config {
             value_size: int(4)?,
             mixtures: int(5)?,
             dropout: get(6)? as f32,
+            kv_cache,
         };
         config.validate()?;
         Ok(config)
@@ -317,7 +369,12 @@ impl fmt::Display for Config {
             self.value_size,
             self.mixtures,
             self.dropout
-        )
+        )?;
+        // only a non-default format is written, so that older models keep their ids
+        match self.kv_cache {
+            KvCache::F32 => Ok(()),
+            other => write!(f, ",kv_cache={}", other.name()),
+        }
     }
 }
 
@@ -331,6 +388,23 @@ mod tests {
             let c = Config::preset(name).unwrap();
             assert_eq!(Config::parse(&c.to_string()).unwrap(), c);
         }
+    }
+
+    #[test]
+    fn kv_cache_is_written_only_when_not_f32() {
+        let base = Config::base().to_string();
+        assert!(!base.contains("kv_cache"));
+        let half = Config {
+            kv_cache: KvCache::F16,
+            ..Config::base()
+        };
+        assert_eq!(half.to_string(), format!("{base},kv_cache=f16"));
+        assert_eq!(Config::parse(&half.to_string()).unwrap(), half);
+        assert_eq!(
+            Config::parse(&format!("{base},kv_cache=f32")).unwrap(),
+            Config::base()
+        );
+        assert!(Config::parse(&format!("{base},kv_cache=bf16")).is_err());
     }
 
     #[test]

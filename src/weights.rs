@@ -12,7 +12,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
+use crate::config::{Config, KvCache};
 use crate::error::{Error, Result};
 
 /// Metadata key holding the config string.
@@ -168,6 +168,14 @@ impl Weights {
         let mut weights = Weights::new(config, tensors)?;
         weights.metadata = metadata;
         Ok(weights)
+    }
+
+    /// The same weights with another attention cache format: a different model, with its
+    /// own id (the tensors and metadata are unchanged).
+    pub fn with_kv_cache(mut self, kv_cache: KvCache) -> Weights {
+        self.config.kv_cache = kv_cache;
+        self.id = compute_id(&self.config, &self.tensors);
+        self
     }
 
     /// Serializes to safetensors bytes, with the config and any extra metadata.

@@ -60,7 +60,12 @@ fn cli_trains_tiny_model_and_resumes() {
     };
     run(&["--steps", "3"]);
     let model = snailzip::Weights::load(&out.path().join("model.safetensors")).unwrap();
-    assert_eq!(model.config(), &snailzip::Config::tiny());
+    // exported with the f16 key/value cache by default
+    let want = snailzip::Config {
+        kv_cache: snailzip::config::KvCache::F16,
+        ..snailzip::Config::tiny()
+    };
+    assert_eq!(model.config(), &want);
     assert_eq!(model.metadata()["snailzip.train.steps"], "3");
     for f in ["MODEL_CARD.md", "loss.png", "log.csv", "checkpoint"] {
         assert!(out.path().join(f).is_file(), "{f} missing");

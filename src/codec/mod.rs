@@ -42,14 +42,14 @@ use container::{Header, Limits, StoredModelId};
 pub use mixture::Logarithm;
 use mixture::PixelMixture;
 
-/// Tiles stepped together by default: large enough to share weight loads, small enough that
-/// the batch's attention caches stay in cache (measured fastest at 4–8 on a 2-core EPYC).
-pub const DEFAULT_BATCH: usize = 8;
+/// [`Options::batch`] for the engine's own choice, [`Engine::batch_hint`].
+pub const AUTO_BATCH: usize = 0;
 
 /// Settings shared by compression and decompression.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Tiles of one shape stepped together through the engine.
+    /// Tiles of one shape stepped together through the engine ([`AUTO_BATCH`]: as many as
+    /// the model's [`Engine::batch_hint`]). Never changes the output.
     pub batch: usize,
     /// What decoding may allocate.
     pub limits: Limits,
@@ -59,10 +59,20 @@ pub struct Options {
     pub logarithm: Logarithm,
 }
 
+impl Options {
+    /// Tiles per batch with `engine`.
+    pub fn batch_for(&self, engine: &Engine) -> usize {
+        match self.batch {
+            AUTO_BATCH => engine.batch_hint(),
+            n => n,
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Options {
         Options {
-            batch: DEFAULT_BATCH,
+            batch: AUTO_BATCH,
             limits: Limits::default(),
             logarithm: Logarithm::Libm,
         }
@@ -228,7 +238,7 @@ fn encode_tiles(
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<(usize, Vec<u8>, f64)>> {
-    let groups = batches_of(tiles, ids, options.batch);
+    let groups = batches_of(tiles, ids, options.batch_for(engine));
     let results: Vec<Vec<(usize, Vec<u8>, f64)>> = groups
         .par_iter()
         .map(|group| {
@@ -546,7 +556,7 @@ pub fn decompress_many_with_metadata(
         Ok(f) => f.header.color,
         Err(_) => unreachable!("tiles exist only for parsed files"),
     };
-    let groups = batches_of(&tiles, &coded, options.batch);
+    let groups = batches_of(&tiles, &coded, options.batch_for(engine));
     let mut decoded: Vec<Result<Vec<DecodedTile>>> = groups
         .par_iter()
         .map(|ids| {

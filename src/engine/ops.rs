@@ -6,7 +6,8 @@
 //! *independent* outputs (lanes), there is no fused multiply-add (Rust never contracts
 //! `a * b + c`), and transcendental functions come from the pure-Rust `libm` crate.
 
-use super::expo;
+pub use super::half::Half;
+use super::{expo, half};
 
 /// An instruction set the kernels are compiled for, detected at run time.
 ///
@@ -41,7 +42,9 @@ impl Isa {
         let mut all = vec![Isa::PORTABLE];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("f16c")
+            {
                 all.push(Isa(Level::Avx2));
             }
             if std::arch::is_x86_feature_detected!("avx512f") {
@@ -82,10 +85,10 @@ macro_rules! multiversion {
                 }
                 #[cfg(target_arch = "x86_64")]
                 Level::Avx2 => {
-                    #[target_feature(enable = "avx2")]
+                    #[target_feature(enable = "avx2,f16c")]
                     #[allow(clippy::too_many_arguments)]
                     unsafe fn run($($arg: $ty),*) { $e2 }
-                    // SAFETY: an `Isa` of this level exists only if the CPU has AVX2.
+                    // SAFETY: an `Isa` of this level exists only if the CPU has AVX2 and F16C.
                     unsafe { run($($arg),*) }
                 }
                 Level::Portable => $ep,
@@ -289,38 +292,117 @@ pub fn key_index(j: usize, d: usize, dk: usize) -> usize {
     ((j / KEY_BLOCK) * dk + d) * KEY_BLOCK + j % KEY_BLOCK
 }
 
+/// Shapes of one [`attend`] call: every tile of a batch attends over its first `positions`
+/// cached positions.
+#[derive(Clone, Copy, Debug)]
+pub struct AttendShape {
+    /// Tiles in the batch.
+    pub tiles: usize,
+    /// Cached positions attended to (at least 1).
+    pub positions: usize,
+    /// Key (and query) size.
+    pub key_size: usize,
+    /// Value size.
+    pub value_size: usize,
+    /// Numbers from one tile's key cache to the next's (see [`key_index`]).
+    pub key_stride: usize,
+    /// Numbers from one tile's value cache (`[positions][value_size]`) to the next's.
+    pub value_stride: usize,
+    /// Floats from one tile's output row to the next's.
+    pub out_stride: usize,
+}
+
+impl AttendShape {
+    /// Floats of the `scores` scratch an [`attend`] call needs.
+    pub fn scores_len(&self) -> usize {
+        TILES_AT_ONCE * self.positions.div_ceil(KEY_BLOCK) * KEY_BLOCK
+    }
+}
+
+/// Tiles whose weighted values are summed in one pass (independent chains of additions).
+const TILES_AT_ONCE: usize = 2;
+
 multiversion! {
-    /// Causal attention of one query over the first `p` cached positions of one tile:
-    /// `out = Σ_j softmax_j(q · k_j · scale) v_j`, with keys stored in blocks (see
-    /// [`key_index`]) so that scores for many positions are computed lane-wise. Each
-    /// score is summed over `d` in ascending order, the softmax normalizer over `j` in
-    /// ascending order, exactly as a scalar loop would; `exp` is `libm`'s `expf`.
+    /// Causal attention of each tile's query (`q`, `[tiles][key_size]`) over its cached
+    /// keys and values: `out = Σ_j softmax_j(q · k_j · scale) v_j` for `j <` `positions`,
+    /// written to `out[t * out_stride..][..value_size]`. Keys are stored in blocks (see
+    /// [`key_index`]) so that scores for many positions are computed lane-wise. Each score
+    /// is summed over `d` in ascending order, the softmax normalizer and every output over
+    /// `j` in ascending order, exactly as scalar loops would; `exp` is `libm`'s `expf`.
     pub fn attend(
         q: &[f32],
         keys_t: &[f32],
         values: &[f32],
-        p: usize,
-        dims: (usize, usize),
+        shape: AttendShape,
         scale: f32,
         scores: &mut [f32],
         out: &mut [f32],
     ) {
-        avx512: attend_kernel(q, keys_t, values, p, dims, scale, scores, out),
-        avx2: attend_kernel(q, keys_t, values, p, dims, scale, scores, out),
-        portable: attend_kernel(q, keys_t, values, p, dims, scale, scores, out),
+        avx512: attend_kernel(q, (keys_t, values), shape, scale, scores, out, |x| *x),
+        avx2: attend_kernel(q, (keys_t, values), shape, scale, scores, out, |x| *x),
+        portable: attend_kernel(q, (keys_t, values), shape, scale, scores, out, |x| *x),
+    }
+}
+
+multiversion! {
+    /// [`attend`] over keys and values stored as binary16 ([`Half`]): every cached number is
+    /// widened exactly to f32 (by `vcvtph2ps` where the CPU has it) and then takes part in
+    /// exactly the operations of [`attend`].
+    pub fn attend_half(
+        q: &[f32],
+        keys_t: &[Half],
+        values: &[Half],
+        shape: AttendShape,
+        scale: f32,
+        scores: &mut [f32],
+        out: &mut [f32],
+    ) {
+        // SAFETY (both SIMD arms): the closures run inside this level's function, on a CPU
+        // that has the level's instruction set.
+        avx512: attend_kernel(q, (keys_t, values), shape, scale, scores, out,
+            |h| unsafe { half::widen16_avx512(h) }),
+        avx2: attend_kernel(q, (keys_t, values), shape, scale, scores, out,
+            |h| unsafe { half::widen16_f16c(h) }),
+        portable: attend_kernel(q, (keys_t, values), shape, scale, scores, out, half::widen16),
+    }
+}
+
+/// A number as the attention cache stores it.
+pub trait Cached: Copy {
+    /// Its exact f32 value.
+    fn value(self) -> f32;
+}
+
+impl Cached for f32 {
+    #[inline(always)]
+    fn value(self) -> f32 {
+        self
+    }
+}
+
+impl Cached for Half {
+    #[inline(always)]
+    fn value(self) -> f32 {
+        self.to_f32()
     }
 }
 
 /// Scores of `G` consecutive key blocks starting at position `j0`.
 #[inline(always)]
-fn score_blocks<const G: usize>(q: &[f32], keys_t: &[f32], j0: usize, dk: usize, s: &mut [f32]) {
+fn score_blocks<const G: usize, T: Cached>(
+    q: &[f32],
+    keys_t: &[T],
+    (j0, dk): (usize, usize),
+    widen: &impl Fn(&[T; 16]) -> [f32; 16],
+    s: &mut [f32],
+) {
     let kb = &keys_t[j0 * dk..(j0 + G * KEY_BLOCK) * dk];
     let mut acc = [[0.0f32; KEY_BLOCK]; G];
     for d in 0..dk {
         let qd = q[d];
         for (g, a) in acc.iter_mut().enumerate() {
             let at = (g * dk + d) * KEY_BLOCK;
-            let kd: &[f32; KEY_BLOCK] = kb[at..at + KEY_BLOCK].try_into().expect("block width");
+            let kd = widen(kb[at..at + KEY_BLOCK].try_into().expect("block width"));
             for c in 0..KEY_BLOCK {
                 a[c] += qd * kd[c];
             }
@@ -331,36 +413,29 @@ fn score_blocks<const G: usize>(q: &[f32], keys_t: &[f32], j0: usize, dk: usize,
     }
 }
 
+/// `s[j] = exp(q · k_j · scale - max)` for the first `p` positions of one tile's key
+/// cache; `s` holds `p` rounded up to whole key blocks (the last block's extra lanes are
+/// scratch: each lane is its own score).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn attend_kernel(
+fn exp_scores<T: Cached>(
     q: &[f32],
-    keys_t: &[f32],
-    values: &[f32],
-    p: usize,
-    (dk, dv): (usize, usize),
+    keys_t: &[T],
+    (p, dk): (usize, usize),
     scale: f32,
-    scores: &mut [f32],
-    out: &mut [f32],
+    widen: &impl Fn(&[T; 16]) -> [f32; 16],
+    s: &mut [f32],
 ) {
-    let s = &mut scores[..p];
     // scores, blocks of 16 positions held in registers across the key dimension
     let mut j0 = 0;
     while j0 + KEY_GROUP * KEY_BLOCK <= p {
-        score_blocks::<KEY_GROUP>(q, keys_t, j0, dk, s);
+        score_blocks::<KEY_GROUP, T>(q, keys_t, (j0, dk), widen, s);
         j0 += KEY_GROUP * KEY_BLOCK;
     }
-    while j0 + KEY_BLOCK <= p {
-        score_blocks::<1>(q, keys_t, j0, dk, s);
+    while j0 < p {
+        score_blocks::<1, T>(q, keys_t, (j0, dk), widen, s);
         j0 += KEY_BLOCK;
     }
-    for j in j0..p {
-        let mut acc = 0.0f32;
-        for d in 0..dk {
-            acc += q[d] * keys_t[key_index(j, d, dk)];
-        }
-        s[j] = acc;
-    }
+    let s = &mut s[..p];
     // The maximum of the non-NaN scores does not depend on the order it is taken in (only
     // the sign of a zero maximum might, and `s - (±0)` gives the same `exp` either way), so it
     // is taken lane-wise.
@@ -380,37 +455,128 @@ fn attend_kernel(
     for sj in s.iter_mut() {
         *sj = expo::expf(*sj - max);
     }
-    // weighted values: up to 64 value dimensions held in registers, positions streamed; the
-    // normalizer is summed in the first pass over the positions
-    let out = &mut out[..dv];
-    let values = &values[..p * dv];
-    let mut sum = None;
+}
+
+/// `out[k * stride + o] = Σ_j s[k][j] v[k][j][o] / Σ_j s[k][j]` for `N` tiles at once (sums
+/// in ascending `j`), so that the additions of different tiles overlap.
+#[inline(always)]
+fn weigh_values<const N: usize, T: Cached>(
+    values: [&[T]; N],
+    s: [&[f32]; N],
+    (dv, stride): (usize, usize),
+    widen: &impl Fn(&[T; 16]) -> [f32; 16],
+    out: &mut [f32],
+) {
+    let p = s[0].len();
+    let values: [&[T]; N] = std::array::from_fn(|k| &values[k][..p * dv]);
+    let mut sum: Option<[f32; N]> = None;
     let mut o0 = 0;
+    // up to 64 value dimensions per tile held in registers, positions streamed; the
+    // normalizers are summed in the first pass over the positions
     while o0 + VALUE_BLOCK <= dv {
-        let mut acc = [0.0f32; VALUE_BLOCK];
-        let mut total = 0.0f32;
-        for (vj, &sj) in values.chunks_exact(dv).zip(s.iter()) {
-            total += sj;
-            let v: &[f32; VALUE_BLOCK] = vj[o0..o0 + VALUE_BLOCK].try_into().expect("block width");
-            for c in 0..VALUE_BLOCK {
-                acc[c] += sj * v[c];
+        let mut acc = [[0.0f32; VALUE_BLOCK]; N];
+        let mut total = [0.0f32; N];
+        for j in 0..p {
+            for k in 0..N {
+                let sj = s[k][j];
+                total[k] += sj;
+                let vj = &values[k][j * dv + o0..j * dv + o0 + VALUE_BLOCK];
+                for (part, a) in acc[k].chunks_exact_mut(16).enumerate() {
+                    let v = widen(vj[16 * part..16 * part + 16].try_into().expect("16"));
+                    for c in 0..16 {
+                        a[c] += sj * v[c];
+                    }
+                }
             }
         }
         sum.get_or_insert(total);
-        out[o0..o0 + VALUE_BLOCK].copy_from_slice(&acc);
+        for k in 0..N {
+            out[k * stride + o0..k * stride + o0 + VALUE_BLOCK].copy_from_slice(&acc[k]);
+        }
         o0 += VALUE_BLOCK;
     }
-    for o in o0..dv {
-        let mut acc = 0.0f32;
-        for (j, &sj) in s.iter().enumerate() {
-            acc += sj * values[j * dv + o];
+    for k in 0..N {
+        for o in o0..dv {
+            let mut acc = 0.0f32;
+            for (j, &sj) in s[k].iter().enumerate() {
+                acc += sj * values[k][j * dv + o].value();
+            }
+            out[k * stride + o] = acc;
         }
-        out[o] = acc;
+        let sum = sum.map_or_else(|| s[k].iter().fold(0.0f32, |a, &x| a + x), |t| t[k]);
+        let inv = 1.0 / sum;
+        for o in &mut out[k * stride..k * stride + dv] {
+            *o *= inv;
+        }
     }
-    let sum = sum.unwrap_or_else(|| s.iter().fold(0.0f32, |a, &x| a + x));
-    let inv = 1.0 / sum;
-    for o in out.iter_mut() {
-        *o *= inv;
+}
+
+#[inline(always)]
+fn attend_kernel<T: Cached>(
+    q: &[f32],
+    (keys_t, values): (&[T], &[T]),
+    shape: AttendShape,
+    scale: f32,
+    scores: &mut [f32],
+    out: &mut [f32],
+    widen: impl Fn(&[T; 16]) -> [f32; 16],
+) {
+    const _: () = assert!(KEY_BLOCK == 16 && VALUE_BLOCK.is_multiple_of(16) && TILES_AT_ONCE == 2);
+    let AttendShape {
+        tiles,
+        positions: p,
+        key_size: dk,
+        value_size: dv,
+        ..
+    } = shape;
+    assert!(p > 0 && scores.len() >= shape.scores_len());
+    let (ks, vs, os) = (shape.key_stride, shape.value_stride, shape.out_stride);
+    let half = scores.len() / 2;
+    let (s0, s1) = scores.split_at_mut(half);
+    let keys = |t: usize| &keys_t[t * ks..t * ks + p.div_ceil(KEY_BLOCK) * KEY_BLOCK * dk];
+    let mut t = 0;
+    while t + 2 <= tiles {
+        exp_scores(
+            &q[t * dk..(t + 1) * dk],
+            keys(t),
+            (p, dk),
+            scale,
+            &widen,
+            s0,
+        );
+        exp_scores(
+            &q[(t + 1) * dk..(t + 2) * dk],
+            keys(t + 1),
+            (p, dk),
+            scale,
+            &widen,
+            s1,
+        );
+        weigh_values::<2, T>(
+            [&values[t * vs..], &values[(t + 1) * vs..]],
+            [&s0[..p], &s1[..p]],
+            (dv, os),
+            &widen,
+            &mut out[t * os..],
+        );
+        t += 2;
+    }
+    if t < tiles {
+        exp_scores(
+            &q[t * dk..(t + 1) * dk],
+            keys(t),
+            (p, dk),
+            scale,
+            &widen,
+            s0,
+        );
+        weigh_values::<1, T>(
+            [&values[t * vs..]],
+            [&s0[..p]],
+            (dv, os),
+            &widen,
+            &mut out[t * os..],
+        );
     }
 }
 
@@ -551,41 +717,80 @@ mod tests {
 
     #[test]
     fn attention_is_bitwise_the_scalar_loops_at_every_level() {
+        // batches of 1 to 3 tiles (pairs and a single tile summed at once), each tile's keys
+        // and values stored in f32 and in f16; the reference sees the cached numbers' exact
+        // f32 values
         let mut rng = crate::weights::SplitMix64(5);
         let mut rand = |r: f64| ((rng.next_f64() * 2.0 - 1.0) * r) as f32;
-        for (dk, dv) in [(16, 64), (4, 8), (16, 70)] {
+        for (dk, dv, tiles) in [(16, 64, 3), (4, 8, 2), (16, 70, 1), (16, 128, 2)] {
             let n: usize = 150;
-            let keys: Vec<Vec<f32>> = (0..n)
-                .map(|_| (0..dk).map(|_| rand(3.0)).collect())
-                .collect();
-            let values: Vec<Vec<f32>> = (0..n)
-                .map(|_| (0..dv).map(|_| rand(2.0)).collect())
-                .collect();
-            let q: Vec<f32> = (0..dk).map(|_| rand(3.0)).collect();
-            let mut keys_t = vec![0.0; n.div_ceil(KEY_BLOCK) * KEY_BLOCK * dk];
-            for (j, k) in keys.iter().enumerate() {
-                for (d, &v) in k.iter().enumerate() {
-                    keys_t[key_index(j, d, dk)] = v;
-                }
+            let n_keys = n.div_ceil(KEY_BLOCK) * KEY_BLOCK * dk;
+            let round = |x: f32| Half::from_f32(x).to_f32();
+            let mut caches = Vec::new();
+            for _ in 0..tiles {
+                let keys: Vec<Vec<f32>> = (0..n)
+                    .map(|_| (0..dk).map(|_| round(rand(3.0))).collect())
+                    .collect();
+                let values: Vec<Vec<f32>> = (0..n)
+                    .map(|_| (0..dv).map(|_| round(rand(2.0))).collect())
+                    .collect();
+                caches.push((keys, values));
             }
-            let flat: Vec<f32> = values.concat();
+            let q: Vec<f32> = (0..tiles * dk).map(|_| rand(3.0)).collect();
+            let mut keys_t = vec![0.0; tiles * n_keys];
+            let mut flat = Vec::new();
+            for (t, (keys, values)) in caches.iter().enumerate() {
+                for (j, k) in keys.iter().enumerate() {
+                    for (d, &v) in k.iter().enumerate() {
+                        keys_t[t * n_keys + key_index(j, d, dk)] = v;
+                    }
+                }
+                flat.extend(values.concat());
+            }
+            let keys_h: Vec<Half> = keys_t.iter().map(|&x| Half::from_f32(x)).collect();
+            let flat_h: Vec<Half> = flat.iter().map(|&x| Half::from_f32(x)).collect();
             let scale = 1.0 / (dk as f32).sqrt();
             for p in [1, 2, 15, 16, 17, 63, 64, 65, 100, 150] {
-                let want = bits(&reference_attend(&q, &keys[..p], &values[..p], scale));
+                let mut want = Vec::new();
+                for (t, (keys, values)) in caches.iter().enumerate() {
+                    let qt = &q[t * dk..(t + 1) * dk];
+                    want.extend(bits(&reference_attend(qt, &keys[..p], &values[..p], scale)));
+                    want.push(0); // the output row's padding, untouched
+                }
+                let shape = AttendShape {
+                    tiles,
+                    positions: p,
+                    key_size: dk,
+                    value_size: dv,
+                    key_stride: n_keys,
+                    value_stride: n * dv,
+                    out_stride: dv + 1,
+                };
                 for isa in Isa::available() {
-                    let (mut scores, mut out) = (vec![0.0; n], vec![0.0; dv]);
-                    attend(
-                        isa,
-                        &q,
-                        &keys_t,
-                        &flat,
-                        p,
-                        (dk, dv),
-                        scale,
-                        &mut scores,
-                        &mut out,
-                    );
-                    assert_eq!(bits(&out), want, "{} dk {dk} dv {dv} p {p}", isa.name());
+                    for half in [false, true] {
+                        let mut scores = vec![0.0; shape.scores_len()];
+                        let mut out = vec![0.0; tiles * (dv + 1)];
+                        if half {
+                            attend_half(
+                                isa,
+                                &q,
+                                &keys_h,
+                                &flat_h,
+                                shape,
+                                scale,
+                                &mut scores,
+                                &mut out,
+                            );
+                        } else {
+                            attend(isa, &q, &keys_t, &flat, shape, scale, &mut scores, &mut out);
+                        }
+                        assert_eq!(
+                            bits(&out),
+                            want,
+                            "{} f16 {half} dk {dk} dv {dv} tiles {tiles} p {p}",
+                            isa.name()
+                        );
+                    }
                 }
             }
         }

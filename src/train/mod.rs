@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::Config;
+use crate::config::{Config, KvCache};
 use crate::error::{Error, Result};
 use crate::model::{weights_from, Graph, Network};
 use crate::weights::Weights;
@@ -153,6 +153,9 @@ pub struct TrainOptions {
     pub limit: Option<usize>,
     /// Images held out for validation.
     pub holdout: usize,
+    /// The attention cache format of exported models (their inference arithmetic, part of
+    /// their id; training itself computes in f32 either way).
+    pub kv_cache: KvCache,
     /// Show a progress bar.
     pub progress: bool,
     /// Set from outside (Ctrl-C) to stop at the next step boundary, checkpointing first.
@@ -182,6 +185,7 @@ impl TrainOptions {
             eval_test: false,
             limit: None,
             holdout: 5000,
+            kv_cache: KvCache::F16,
             progress: true,
             stop: Arc::new(AtomicBool::new(false)),
         }
@@ -525,7 +529,7 @@ fn export(
     test_bpd: Option<f64>,
     data_note: &str,
 ) -> Result<PathBuf> {
-    let mut w = run.exported_weights()?;
+    let mut w = run.exported_weights()?.with_kv_cache(opts.kv_cache);
     let meta = [
         ("snailzip.train.weights", run.exported.tag().to_string()),
         ("snailzip.train.steps", run.step.to_string()),
@@ -655,6 +659,8 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
             None => Run::fresh(&opts.config, opts.seed, lr),
             Some(path) => {
                 let (weights, from) = init_weights(path)?;
+                // the inference arithmetic is not the network's: training is f32 either way
+                let weights = weights.with_kv_cache(opts.config.kv_cache);
                 if weights.config() != &opts.config {
                     return Err(Error::Usage(format!(
                         "--init {} has config {}, not {} (pass --config to match it)",

@@ -2,6 +2,7 @@
 //! arithmetic on every platform that runs the tests.
 
 use snailzip::codec::{self, Logarithm, Options};
+use snailzip::config::KvCache;
 use snailzip::{ColorType, Config, Engine, Weights};
 
 use super::util::{sha256_hex, structured, tiny_engine};
@@ -47,7 +48,12 @@ fn engine_output_is_bitwise_stable() {
     let out = base.forward_tile(&pixels[..4 * 4 * 3], 4, 4);
     let bytes: Vec<u8> = out.iter().flat_map(|v| v.to_le_bytes()).collect();
     let base_hash = sha256_hex(&bytes);
-    println!("tiny {tiny_hash}\nbase {base_hash}");
+    // the f16 key/value cache is another arithmetic, pinned by its own hash
+    let half = Engine::new(&Weights::random(&Config::tiny(), 0).with_kv_cache(KvCache::F16));
+    let out = half.forward_tile(&pixels, 8, 8);
+    let bytes: Vec<u8> = out.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let half_hash = sha256_hex(&bytes);
+    println!("tiny {tiny_hash}\nbase {base_hash}\ntiny f16 {half_hash}");
     assert_eq!(
         tiny_hash,
         "bec659eca4e769121841f9cabf2398596a09f10263a2b4e31172e3959e1a3e4d"
@@ -56,17 +62,26 @@ fn engine_output_is_bitwise_stable() {
         base_hash,
         "c2f78c025196ce6702eff65bab24195b3a7e14cfdabe507812bd06d4de18a136"
     );
+    assert_eq!(
+        half_hash,
+        "4b513d9cc2ab2d23cceed696ac4ae242b5936c2b6d25c1b2324aca4a2a238680"
+    );
 }
 
 #[test]
 fn golden_file_bytes() {
     // The complete .snz file of a fixed image with the seed-0 tiny model: any change to the
     // engine, the quantization, the coder or the container shows up here. The version 2 file
-    // is what builds before the portable logarithm wrote; it must stay reproducible.
+    // is what builds before the portable logarithm wrote; it must stay reproducible. The
+    // third file is coded with the f16 key/value cache (another model id and arithmetic).
     let img = structured(37, 9, ColorType::Rgba, 3);
-    let engine = tiny_engine(0);
+    let f16 = Engine::new(&Weights::random(&Config::tiny(), 0).with_kv_cache(KvCache::F16));
     let mut hashes = Vec::new();
-    for log in [Logarithm::Libm, Logarithm::Platform] {
+    for (log, engine) in [
+        (Logarithm::Libm, tiny_engine(0)),
+        (Logarithm::Platform, tiny_engine(0)),
+        (Logarithm::Libm, f16),
+    ] {
         let options = Options {
             batch: 16,
             logarithm: log,
@@ -88,7 +103,8 @@ fn golden_file_bytes() {
         hashes,
         [
             "f0364ba20a394deda9c5b4d938404658583b1100d77ef335061daf5a5b117912",
-            "926b930beb1faf1254a7ed99a10ed2c5b21cd805b3a6464494b7319cd2d7ebcc"
+            "926b930beb1faf1254a7ed99a10ed2c5b21cd805b3a6464494b7319cd2d7ebcc",
+            "24b47116b550c2b6611e6b5c1ee63dcf44f85932ef02faadc1d210a7a825fee2"
         ]
     );
 }

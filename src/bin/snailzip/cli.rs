@@ -99,9 +99,10 @@ pub struct CodingArgs {
     /// Model file (.safetensors) to use instead of the built-in model.
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
-    /// Tiles stepped together through the network (speed only; output is identical).
-    #[arg(long, default_value_t = snailzip::codec::DEFAULT_BATCH, value_name = "N")]
-    pub batch: usize,
+    /// Tiles stepped together through the network (speed only; output is identical)
+    /// [default: the model's choice, 8 or 16].
+    #[arg(long, value_name = "N")]
+    pub batch: Option<usize>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -167,9 +168,9 @@ pub struct BenchArgs {
     /// Model file (default: built-in).
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
-    /// Tiles stepped together through the network.
-    #[arg(long, default_value_t = snailzip::codec::DEFAULT_BATCH, value_name = "N")]
-    pub batch: usize,
+    /// Tiles stepped together through the network [default: the model's choice, 8 or 16].
+    #[arg(long, value_name = "N")]
+    pub batch: Option<usize>,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use batch::Mode;
 use cli::{Cli, CodingArgs, Command};
-use snailzip::codec::{container, Options};
+use snailzip::codec::{self, container, Options};
 use snailzip::{atomic_write, builtin, Engine, Weights};
 
 fn main() -> ExitCode {
@@ -176,14 +176,14 @@ pub(crate) fn progress_bar(total: usize, quiet: bool, what: &str, unit: &str) ->
 }
 
 pub(crate) fn options(args: &CodingArgs) -> anyhow::Result<Options> {
-    if args.batch == 0 {
+    if args.batch == Some(0) {
         bail!("--batch must be at least 1");
     }
     if args.max_pixels == 0 {
         bail!("--max-pixels must be at least 1");
     }
     Ok(Options {
-        batch: args.batch,
+        batch: args.batch.unwrap_or(codec::AUTO_BATCH),
         limits: container::Limits {
             max_pixels: args.max_pixels,
             ..container::Limits::default()
@@ -300,7 +300,7 @@ fn info_file(input: &Path, candidates: &models::Models) -> anyhow::Result<()> {
 
 fn bench(args: &cli::BenchArgs, quiet: bool) -> anyhow::Result<()> {
     use snailzip::bench;
-    if args.batch == 0 {
+    if args.batch == Some(0) {
         bail!("--batch must be at least 1");
     }
     let known: Vec<&str> = bench::peers::all().iter().map(|p| p.name).collect();
@@ -344,12 +344,13 @@ fn bench(args: &cli::BenchArgs, quiet: bool) -> anyhow::Result<()> {
                 eprintln!("snailzip models: {}", models.names.join(", "));
             }
             let options = Options {
-                batch: args.batch,
+                batch: args.batch.unwrap_or(codec::AUTO_BATCH),
                 ..Options::default()
             };
             let b = bar("snailzip");
             // pool small images so that their tiles share batched products
-            let chunk = (args.batch * threads * 4).max(1);
+            let most = models.engines.iter().map(|e| options.batch_for(e)).max();
+            let chunk = (most.unwrap_or(1) * threads * 4).max(1);
             let r = bench::run_snailzip(
                 &corpus,
                 &models.refs(),
