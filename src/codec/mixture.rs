@@ -10,11 +10,21 @@
 //! symbol `v` is `Q(v) = floor(F(b_v) · (2^24 − 512)) + 2v`, with `Q(0) = 0` and
 //! `Q(256) = 2^24`. Every frequency `Q(v+1) − Q(v)` is therefore at least 2 minus the one
 //! unit that a last-bit wobble of `F` could cost, i.e. at least 1. Only the CDF values a
-//! symbol needs are computed: two for encoding, a binary search for decoding.
+//! symbol needs are computed: two for encoding, a search for decoding.
+//!
+//! The arithmetic is `libm`'s (f64 `exp`, `log`, `log1p`, `tanh`); `exp` is its branch-free
+//! copy [`crate::engine::expo::exp`], equal to it for every input, and every per-component
+//! quantity is computed for all components first and summed afterwards in ascending order,
+//! so that the exponentials of a pixel's components vectorize. Like the engine's kernels, each
+//! step is compiled for every instruction set and the CPU's best is used: all give the same
+//! bits.
 
 use std::num::NonZeroU32;
 
 use constriction::stream::model::{DecoderModel, EncoderModel, EntropyModel};
+
+use crate::engine::expo::exp;
+use crate::engine::ops::{multiversion, Isa};
 
 /// Bits of precision of the coder's probabilities.
 pub const PRECISION: usize = 24;
@@ -32,15 +42,15 @@ fn boundary(v: usize) -> f64 {
     (2.0 * v as f64 - 256.0) / 255.0
 }
 
-#[inline]
+#[inline(always)]
 fn sigmoid(t: f64) -> f64 {
-    1.0 / (1.0 + libm::exp(-t))
+    1.0 / (1.0 + exp(-t))
 }
 
 /// `ln(1 + e^x)`, stable for any `x`.
 #[inline]
 fn softplus(x: f64) -> f64 {
-    x.max(0.0) + libm::log1p(libm::exp(-x.abs()))
+    x.max(0.0) + libm::log1p(exp(-x.abs()))
 }
 
 /// The scaled value of a subpixel in the network's input space.
@@ -91,6 +101,8 @@ pub struct PixelMixture<'a> {
     log_norm: f64,
     /// The logarithm of the file's arithmetic.
     log: Logarithm,
+    /// The instruction set the steps run with.
+    isa: Isa,
 }
 
 /// The distribution of one subpixel: K logistic components with weights.
@@ -101,6 +113,55 @@ pub struct ChannelCdf {
     mean: [f64; MAX_MIXTURES],
     inv_scale: [f64; MAX_MIXTURES],
     log: Logarithm,
+    isa: Isa,
+}
+
+multiversion! {
+    fn normalize_at(m: &mut PixelMixture<'_>) {
+        avx512: m.normalize(),
+        avx2: m.normalize(),
+        portable: m.normalize(),
+    }
+}
+
+multiversion! {
+    fn channel_at(m: &PixelMixture<'_>, c: usize) -> ChannelCdf {
+        avx512: m.channel_kernel(c),
+        avx2: m.channel_kernel(c),
+        portable: m.channel_kernel(c),
+    }
+}
+
+multiversion! {
+    fn observe_at(m: &mut PixelMixture<'_>, cdf: &ChannelCdf, c: usize, v: u8) -> f64 {
+        avx512: m.observe_kernel(cdf, c, v),
+        avx2: m.observe_kernel(cdf, c, v),
+        portable: m.observe_kernel(cdf, c, v),
+    }
+}
+
+multiversion! {
+    fn cumulative_at(cdf: &ChannelCdf, v: usize) -> u32 {
+        avx512: cdf.cumulative_kernel(v),
+        avx2: cdf.cumulative_kernel(v),
+        portable: cdf.cumulative_kernel(v),
+    }
+}
+
+multiversion! {
+    fn interval_at(cdf: &ChannelCdf, v: usize) -> (u32, u32) {
+        avx512: (cdf.cumulative_kernel(v), cdf.cumulative_kernel(v + 1)),
+        avx2: (cdf.cumulative_kernel(v), cdf.cumulative_kernel(v + 1)),
+        portable: (cdf.cumulative_kernel(v), cdf.cumulative_kernel(v + 1)),
+    }
+}
+
+multiversion! {
+    fn search_at(cdf: &ChannelCdf, quantile: u32) -> (u8, u32, NonZeroU32) {
+        avx512: cdf.search(quantile),
+        avx2: cdf.search(quantile),
+        portable: cdf.search(quantile),
+    }
 }
 
 impl<'a> PixelMixture<'a> {
@@ -117,6 +178,15 @@ impl<'a> PixelMixture<'a> {
     /// # Panics
     /// As [`PixelMixture::new`].
     pub fn with_logarithm(params: &'a [f32], log: Logarithm) -> PixelMixture<'a> {
+        PixelMixture::with_isa(params, log, Isa::best())
+    }
+
+    /// [`PixelMixture::with_logarithm`] computed with the kernels of one instruction set
+    /// (all give the same bits).
+    ///
+    /// # Panics
+    /// As [`PixelMixture::new`].
+    pub fn with_isa(params: &'a [f32], log: Logarithm, isa: Isa) -> PixelMixture<'a> {
         assert!(
             params.len().is_multiple_of(10),
             "mixture parameters come in tens"
@@ -134,23 +204,27 @@ impl<'a> PixelMixture<'a> {
             known: [0.0; 2],
             log_norm: 0.0,
             log,
+            isa,
         };
         for i in 0..k {
             m.log_w[i] = params[i] as f64;
         }
-        m.normalize();
+        normalize_at(isa, &mut m);
         m
     }
 
+    #[inline(always)]
     fn normalize(&mut self) {
         let k = self.k;
         let max = self.log_w[..k]
             .iter()
             .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-        let mut sum = 0.0;
         for i in 0..k {
-            self.w[i] = libm::exp(self.log_w[i] - max);
-            sum += self.w[i];
+            self.w[i] = exp(self.log_w[i] - max);
+        }
+        let mut sum = 0.0;
+        for &w in &self.w[..k] {
+            sum += w;
         }
         for i in 0..k {
             self.w[i] /= sum;
@@ -161,6 +235,11 @@ impl<'a> PixelMixture<'a> {
     /// The distribution of channel `c` (0 = R, 1 = G, 2 = B) given the channels before it,
     /// which must have been passed to [`PixelMixture::observe`] in order.
     pub fn channel(&self, c: usize) -> ChannelCdf {
+        channel_at(self.isa, self, c)
+    }
+
+    #[inline(always)]
+    fn channel_kernel(&self, c: usize) -> ChannelCdf {
         let (k, p) = (self.k, self.params);
         let mut cdf = ChannelCdf {
             k,
@@ -168,6 +247,7 @@ impl<'a> PixelMixture<'a> {
             mean: [0.0; MAX_MIXTURES],
             inv_scale: [0.0; MAX_MIXTURES],
             log: self.log,
+            isa: self.isa,
         };
         for i in 0..k {
             let mut mean = p[k + c * k + i] as f64;
@@ -178,8 +258,10 @@ impl<'a> PixelMixture<'a> {
                 mean += coeff(1) * self.known[0] + coeff(2) * self.known[1];
             }
             cdf.mean[i] = mean;
+        }
+        for i in 0..k {
             let log_scale = (p[4 * k + c * k + i] as f64).max(MIN_LOG_SCALE);
-            cdf.inv_scale[i] = libm::exp(-log_scale);
+            cdf.inv_scale[i] = exp(-log_scale);
         }
         cdf
     }
@@ -187,11 +269,14 @@ impl<'a> PixelMixture<'a> {
     /// Conditions on channel `c` having value `v`: reweights the components by their
     /// probability of `v`. Returns the model's information content of `v` in bits.
     pub fn observe(&mut self, cdf: &ChannelCdf, c: usize, v: u8) -> f64 {
+        observe_at(self.isa, self, cdf, c, v)
+    }
+
+    #[inline(always)]
+    fn observe_kernel(&mut self, cdf: &ChannelCdf, c: usize, v: u8) -> f64 {
         let k = self.k;
         let mut log_p = [0.0f64; MAX_MIXTURES];
-        for (i, lp) in log_p.iter_mut().enumerate().take(k) {
-            *lp = cdf.log_component_probability(i, v);
-        }
+        cdf.log_component_probabilities(v, &mut log_p);
         // information content -log2 Σ_i w_i p_i: with w_i = exp(log_w_i - N), Σ_i w_i p_i
         // = exp(N' - N) where N' normalizes the updated log_w_i + ln p_i
         let before = self.log_norm;
@@ -209,17 +294,28 @@ impl<'a> PixelMixture<'a> {
 
 impl ChannelCdf {
     /// The mixture CDF at the lower boundary of symbol `v` (`v` in 1..=255).
+    #[inline(always)]
     fn cdf(&self, v: usize) -> f64 {
         let b = boundary(v);
+        let k = self.k;
+        let mut s = [0.0f64; MAX_MIXTURES];
+        for i in 0..k {
+            s[i] = sigmoid((b - self.mean[i]) * self.inv_scale[i]);
+        }
         let mut f = 0.0;
-        for i in 0..self.k {
-            f += self.w[i] * sigmoid((b - self.mean[i]) * self.inv_scale[i]);
+        for i in 0..k {
+            f += self.w[i] * s[i];
         }
         f.clamp(0.0, 1.0)
     }
 
     /// Cumulative frequency of symbols `< v`, `v` in 0..=256.
     pub fn cumulative(&self, v: usize) -> u32 {
+        cumulative_at(self.isa, self, v)
+    }
+
+    #[inline(always)]
+    fn cumulative_kernel(&self, v: usize) -> u32 {
         match v {
             0 => 0,
             256 => TOTAL,
@@ -227,30 +323,44 @@ impl ChannelCdf {
         }
     }
 
-    /// `ln p_i(v)` of component `i`, accurate in the tails.
-    fn log_component_probability(&self, i: usize, v: u8) -> f64 {
-        let (mean, inv) = (self.mean[i], self.inv_scale[i]);
+    /// `ln p_i(v)` of every component `i`, accurate in the tails.
+    #[inline(always)]
+    fn log_component_probabilities(&self, v: u8, out: &mut [f64; MAX_MIXTURES]) {
+        let k = self.k;
         let v = v as usize;
-        let t_lo = (boundary(v) - mean) * inv;
-        let t_hi = (boundary(v + 1) - mean) * inv;
+        let (b_lo, b_hi) = (boundary(v), boundary(v + 1));
+        let t = |i: usize, b: f64| (b - self.mean[i]) * self.inv_scale[i];
         if v == 0 {
-            return -softplus(-t_hi); // ln σ(t_hi)
+            for i in 0..k {
+                out[i] = -softplus(-t(i, b_hi)); // ln σ(t_hi)
+            }
+            return;
         }
         if v == 255 {
-            return -softplus(t_lo); // ln (1 - σ(t_lo))
+            for i in 0..k {
+                out[i] = -softplus(t(i, b_lo)); // ln (1 - σ(t_lo))
+            }
+            return;
         }
         // σ(t_hi) - σ(t_lo), computed on the side where both are small
-        let d = if t_lo > 0.0 {
-            sigmoid(-t_lo) - sigmoid(-t_hi)
-        } else {
-            sigmoid(t_hi) - sigmoid(t_lo)
-        };
-        if d > 1e-12 {
-            self.log.ln(d)
-        } else {
-            // bin mass ≈ density at the centre × bin width
-            let t = (to_unit(v as u8) - mean) * inv;
-            self.log.ln(inv) - t - 2.0 * softplus(-t) + self.log.ln(2.0 / 255.0)
+        let mut d = [0.0f64; MAX_MIXTURES];
+        for i in 0..k {
+            let (t_lo, t_hi) = (t(i, b_lo), t(i, b_hi));
+            let (a, b) = if t_lo > 0.0 {
+                (-t_lo, -t_hi)
+            } else {
+                (t_hi, t_lo)
+            };
+            d[i] = sigmoid(a) - sigmoid(b);
+        }
+        for i in 0..k {
+            out[i] = if d[i] > 1e-12 {
+                self.log.ln(d[i])
+            } else {
+                // bin mass ≈ density at the centre × bin width
+                let (inv, tc) = (self.inv_scale[i], t(i, to_unit(v as u8)));
+                self.log.ln(inv) - tc - 2.0 * softplus(-tc) + self.log.ln(2.0 / 255.0)
+            };
         }
     }
 }
@@ -258,6 +368,7 @@ impl ChannelCdf {
 impl ChannelCdf {
     /// A first guess at the symbol of `quantile`: where the heaviest component's CDF reaches
     /// it. Only a starting point for the search; it never changes which symbol is decoded.
+    #[inline(always)]
     fn guess(&self, quantile: u32) -> usize {
         let top = (0..self.k)
             .max_by(|&a, &b| self.w[a].total_cmp(&self.w[b]))
@@ -284,21 +395,28 @@ impl EncoderModel<PRECISION> for ChannelCdf {
         symbol: impl std::borrow::Borrow<u8>,
     ) -> Option<(u32, NonZeroU32)> {
         let v = *symbol.borrow() as usize;
-        let lo = self.cumulative(v);
-        let hi = self.cumulative(v + 1);
+        let (lo, hi) = interval_at(self.isa, self, v);
         Some((lo, NonZeroU32::new(hi.checked_sub(lo)?)?))
     }
 }
 
 impl DecoderModel<PRECISION> for ChannelCdf {
     fn quantile_function(&self, quantile: u32) -> (u8, u32, NonZeroU32) {
+        search_at(self.isa, self, quantile)
+    }
+}
+
+impl ChannelCdf {
+    /// The symbol of `quantile`, its cumulative frequency and its frequency.
+    #[inline(always)]
+    fn search(&self, quantile: u32) -> (u8, u32, NonZeroU32) {
         // The symbol is the largest v with Q(v) <= quantile (Q is strictly increasing, Q(0) =
         // 0 <= quantile < Q(256)); any search finds the same one. Start at the heaviest
         // component's quantile, widen the bracket by doubling steps, then bisect: a
         // well-predicted symbol costs two CDF evaluations instead of eight.
         let guess = self.guess(quantile);
         let (mut lo, mut hi, mut q_lo, mut q_hi);
-        let q_guess = self.cumulative(guess);
+        let q_guess = self.cumulative_kernel(guess);
         if q_guess <= quantile {
             (lo, q_lo) = (guess, q_guess);
             let mut step = 1;
@@ -308,7 +426,7 @@ impl DecoderModel<PRECISION> for ChannelCdf {
                     (hi, q_hi) = (256, TOTAL);
                     break;
                 }
-                let q_c = self.cumulative(c);
+                let q_c = self.cumulative_kernel(c);
                 if q_c > quantile {
                     (hi, q_hi) = (c, q_c);
                     break;
@@ -321,7 +439,7 @@ impl DecoderModel<PRECISION> for ChannelCdf {
             let mut step = 1;
             loop {
                 let c = hi.saturating_sub(step);
-                let q_c = self.cumulative(c);
+                let q_c = self.cumulative_kernel(c);
                 if q_c <= quantile {
                     (lo, q_lo) = (c, q_c);
                     break;
@@ -332,7 +450,7 @@ impl DecoderModel<PRECISION> for ChannelCdf {
         }
         while hi - lo > 1 {
             let mid = (lo + hi) / 2;
-            let q_mid = self.cumulative(mid);
+            let q_mid = self.cumulative_kernel(mid);
             if q_mid <= quantile {
                 lo = mid;
                 q_lo = q_mid;
@@ -405,6 +523,36 @@ mod tests {
                     }
                 }
                 m.observe(&cdf, c, (seed * 37 % 256) as u8);
+            }
+        }
+    }
+
+    #[test]
+    fn every_instruction_set_gives_the_same_frequencies_symbols_and_bits() {
+        for seed in 0..12u64 {
+            let params = random_params(3 + seed as usize % 8, 40 + seed);
+            let run = |isa: Isa| {
+                let mut out = Vec::new();
+                let mut m = PixelMixture::with_isa(&params, Logarithm::Libm, isa);
+                for c in 0..3 {
+                    let cdf = m.channel(c);
+                    for v in 0..=256 {
+                        out.push(cdf.cumulative(v) as u64);
+                    }
+                    for q in (0..TOTAL).step_by(65_537) {
+                        let (s, l, f) = cdf.quantile_function(q);
+                        out.extend([s as u64, l as u64, f.get() as u64]);
+                    }
+                    let v = (seed * 91 + c as u64 * 37) as u8;
+                    let (l, f) = cdf.left_cumulative_and_probability(v).unwrap();
+                    out.extend([l as u64, f.get() as u64]);
+                    out.push(m.observe(&cdf, c, v).to_bits());
+                }
+                out
+            };
+            let want = run(Isa::PORTABLE);
+            for isa in Isa::available() {
+                assert!(run(isa) == want, "{} seed {seed}", isa.name());
             }
         }
     }

@@ -1,5 +1,5 @@
-//! Branch-free, bit-exact copies of `libm`'s `expf` and `expm1f`, so that the engine's
-//! exponentials vectorize.
+//! Branch-free, bit-exact copies of `libm`'s `expf`, `expm1f` and (f64) `exp`, so that the
+//! engine's and the mixture coder's exponentials vectorize.
 //!
 //! The engine's coding probabilities are defined by the `libm` crate (0.2, the FreeBSD
 //! algorithms): a change of one bit in any `exp` would change the files. Called one value at
@@ -8,7 +8,9 @@
 //! compute every path for every value and select the result instead of branching, so that a
 //! loop over a slice becomes SIMD code lane by lane. Their results equal `libm`'s bit for bit
 //! for every one of the 2³² inputs (`cargo test --release --lib -- --ignored exhaustive` checks all
-//! of them; the regular tests check a fixed stride of them and every path's boundaries).
+//! of them; the regular tests check a fixed stride of them and every path's boundaries). The
+//! f64 `exp` cannot be checked exhaustively: the tests check every path's boundaries, a dense
+//! grid over the whole range where results are neither 0 nor infinite, and random bits.
 
 /// Bits of `2^e` as an f32, for `e` in `-126..=127`.
 #[inline(always)]
@@ -124,6 +126,72 @@ pub fn expm1f_nonpositive(x: f32) -> f32 {
     out
 }
 
+/// Bits of `2^e` as an f64, for `e` in `-1022..=1023`.
+#[inline(always)]
+fn pow2_f64(e: i32) -> f64 {
+    f64::from_bits(((0x3ff + e) as u64) << 52)
+}
+
+/// `libm::exp(x)` (f64, FreeBSD's `e_exp.c`), for every `x`, without branches.
+#[inline(always)]
+#[allow(clippy::excessive_precision, clippy::approx_constant)] // libm's literals, verbatim
+pub fn exp(x: f64) -> f64 {
+    const LN2_HI: f64 = 6.93147180369123816490e-01; // 0x3fe62e42, 0xfee00000
+    const LN2_LO: f64 = 1.90821492927058770002e-10; // 0x3dea39ef, 0x35793c76
+    const INV_LN2: f64 = 1.44269504088896338700e+00; // 0x3ff71547, 0x652b82fe
+    const P1: f64 = 1.66666666666666019037e-01; // 0x3FC55555, 0x5555553E
+    const P2: f64 = -2.77777777770155933842e-03; // 0xBF66C16C, 0x16BEBD93
+    const P3: f64 = 6.61375632143793436117e-05; // 0x3F11566A, 0xAF25DE2C
+    const P4: f64 = -1.65339022054652515390e-06; // 0xBEBBBD41, 0xC5D26BF1
+    const P5: f64 = 4.13813679705723846039e-08; // 0x3E663769, 0x72BEA4D0
+    let bits = x.to_bits();
+    let neg = (bits >> 63) != 0;
+    let hx = (bits >> 32) as u32 & 0x7fff_ffff;
+    // argument reduction: k = 0 for |x| <= 0.5 ln2, ±1 up to 1.5 ln2, else rounded x / ln2
+    // (Rust's saturating cast keeps the unused lanes of huge or NaN inputs defined)
+    let kr = (INV_LN2 * x + if neg { -0.5 } else { 0.5 }) as i32;
+    let k1 = if neg { -1 } else { 1 };
+    let k = if hx >= 0x3ff0_a2b2 {
+        kr
+    } else if hx > 0x3fd6_2e42 {
+        k1
+    } else {
+        0
+    };
+    // with k = 0 these are libm's hi = x, lo = 0 exactly
+    let kf = k as f64;
+    let hi = x - kf * LN2_HI;
+    let lo = kf * LN2_LO;
+    let r = hi - lo;
+    let rr = r * r;
+    let c = r - rr * (P1 + rr * (P2 + rr * (P3 + rr * (P4 + rr * P5))));
+    let y = 1.0 + (r * c / (2.0 - c) - lo + hi);
+    // scalbn(y, k) for k in -1075..=1024: one pre-scale when 2^k is not a normal f64, then
+    // one scale (libm's generic scalbn; y * 1 = y for k = 0)
+    let (pre, n) = if k > 1023 {
+        (pow2_f64(1023), k - 1023)
+    } else if k < -1022 {
+        (pow2_f64(-969), k + 969)
+    } else {
+        (1.0, k)
+    };
+    let main = (y * pre) * pow2_f64(n.clamp(-1022, 1023));
+    // the special cases, in libm's order of precedence
+    let mut out = if hx > 0x3e30_0000 { main } else { 1.0 + x };
+    if hx >= 0x4086_232b {
+        if x < -745.13321910194110842 {
+            out = 0.0;
+        }
+        if x > 709.782712893383973096 {
+            out = x * pow2_f64(1023);
+        }
+        if x.is_nan() {
+            out = x;
+        }
+    }
+    out
+}
+
 /// Exponential linear unit with `libm`'s `expm1f`: `x` for `x > 0`, `exp(x) - 1` otherwise.
 #[inline(always)]
 pub fn elu(x: f32) -> f32 {
@@ -196,5 +264,87 @@ mod tests {
     #[ignore = "all 2^32 inputs: about four minutes in release"]
     fn exhaustive_equal_to_libm() {
         check(1);
+    }
+
+    fn check_exp(x: f64) {
+        let (got, want) = (exp(x), libm::exp(x));
+        assert!(
+            got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+            "exp({x:e}) [{:#018x}]: {got:e} vs {want:e}",
+            x.to_bits()
+        );
+    }
+
+    fn check_exp_random(n: u64, seed: u64) {
+        let mut rng = crate::weights::SplitMix64(seed);
+        for i in 0..n {
+            let r = rng.next_u64();
+            let x = match i % 4 {
+                0 => f64::from_bits(r),                                // any bits
+                1 => (rng.next_f64() * 2.0 - 1.0) * 750.0,             // every result range
+                2 => (rng.next_f64() * 2.0 - 1.0) * 40.0,              // the mixture's range
+                _ => f64::from_bits(r & 0x3fff_ffff_ffff_ffff) * 1e-9, // tiny
+            };
+            check_exp(x);
+        }
+    }
+
+    #[test]
+    #[allow(clippy::excessive_precision)] // libm's thresholds, verbatim
+    fn exp_f64_equal_to_libm_at_every_boundary_and_on_a_sample() {
+        // each path's boundary in the high word, a few ulps either side, both signs
+        for hw in [
+            0x3e30_0000u64,
+            0x3fd6_2e42,
+            0x3ff0_a2b2,
+            0x4086_232b,
+            0x7ff0_0000,
+        ] {
+            for lo in [0u64, 1, 2, 0xffff_fffe, 0xffff_ffff] {
+                for d in [-1i64, 0, 1] {
+                    let b = ((hw as i64 + d) as u64) << 32 | lo;
+                    check_exp(f64::from_bits(b));
+                    check_exp(f64::from_bits(b | 1 << 63));
+                }
+            }
+        }
+        let edges: [f64; 3] = [
+            709.782712893383973096,
+            -708.39641853226410622,
+            -745.13321910194110842,
+        ];
+        for e in edges {
+            let mut x = e;
+            for _ in 0..64 {
+                x = f64::from_bits(x.to_bits() - 1);
+            }
+            for _ in 0..128 {
+                check_exp(x);
+                x = f64::from_bits(x.to_bits() + 1);
+            }
+        }
+        for x in [
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+        ] {
+            check_exp(x);
+        }
+        // a dense grid where results are neither 0 nor infinite, k from -1075 to 1024
+        let mut x = -746.0;
+        while x < 710.0 {
+            check_exp(x);
+            x += 1.0 / 1024.0 + 1e-9;
+        }
+        check_exp_random(2_000_000, 17);
+    }
+
+    #[test]
+    #[ignore = "10^9 random inputs: about a minute in release"]
+    fn exp_f64_equal_to_libm_on_many_random_inputs() {
+        check_exp_random(1_000_000_000, 99);
     }
 }

@@ -30,8 +30,10 @@ impl Half {
         let a = bits & 0x7fff_ffff;
         if a < 0x3880_0000 {
             // below 2^-14: a multiple of 2^-24 (subnormal or zero, or the smallest normal
-            // after rounding up); scaling by 2^24 is exact for every f32 in this range
-            let m = (f32::from_bits(a) * 16_777_216.0).round_ties_even();
+            // after rounding up); scaling by 2^24 is exact for every f32 in this range, and
+            // adding 2^23 rounds the result (< 1024) to an integer, ties to even
+            const SHIFT: f32 = 8_388_608.0;
+            let m = (f32::from_bits(a) * 16_777_216.0 + SHIFT) - SHIFT;
             return Half(sign | m as u16);
         }
         let exp = (a >> 23) - (127 - 15); // 1..=30: from 2^-14 up to 65504

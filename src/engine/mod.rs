@@ -11,7 +11,7 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
-mod expo;
+pub(crate) mod expo;
 mod half;
 pub mod ops;
 

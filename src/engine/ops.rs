@@ -16,10 +16,10 @@ use super::{expo, half};
 /// level gives identical bits (the tests compare all levels the CPU has). An `Isa` can only
 /// be obtained for a CPU that supports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Isa(Level);
+pub struct Isa(pub(crate) Level);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Level {
+pub(crate) enum Level {
     Portable,
     #[cfg(target_arch = "x86_64")]
     Avx2,
@@ -31,9 +31,10 @@ impl Isa {
     /// The baseline build, on every CPU.
     pub const PORTABLE: Isa = Isa(Level::Portable);
 
-    /// The fastest level this CPU supports.
+    /// The fastest level this CPU supports (detected once).
     pub fn best() -> Isa {
-        *Isa::available().last().unwrap_or(&Isa::PORTABLE)
+        static BEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| *Isa::available().last().unwrap_or(&Isa::PORTABLE))
     }
 
     /// Every level this CPU supports, slowest first.
@@ -66,36 +67,38 @@ impl Isa {
     }
 }
 
-/// Defines `pub fn $name(isa: Isa, args…)` running the expression of the given level in a
-/// function compiled for that level's instruction set.
+/// Defines `fn $name(isa: Isa, args…) -> R` running the expression of the given level in a
+/// function compiled for that level's instruction set (code it calls must be
+/// `#[inline(always)]` to be compiled for that level too).
 macro_rules! multiversion {
-    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?)
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?
         { avx512: $e512:expr, avx2: $e2:expr, portable: $ep:expr $(,)? }) => {
         $(#[$m])*
         #[allow(clippy::too_many_arguments)]
-        $vis fn $name(isa: Isa, $($arg: $ty),*) {
+        $vis fn $name(isa: $crate::engine::ops::Isa, $($arg: $ty),*) $(-> $ret)? {
             match isa.0 {
                 #[cfg(target_arch = "x86_64")]
-                Level::Avx512 => {
+                $crate::engine::ops::Level::Avx512 => {
                     #[target_feature(enable = "avx512f")]
                     #[allow(clippy::too_many_arguments)]
-                    unsafe fn run($($arg: $ty),*) { $e512 }
+                    unsafe fn run($($arg: $ty),*) $(-> $ret)? { $e512 }
                     // SAFETY: an `Isa` of this level exists only if the CPU has AVX-512F.
                     unsafe { run($($arg),*) }
                 }
                 #[cfg(target_arch = "x86_64")]
-                Level::Avx2 => {
+                $crate::engine::ops::Level::Avx2 => {
                     #[target_feature(enable = "avx2,f16c")]
                     #[allow(clippy::too_many_arguments)]
-                    unsafe fn run($($arg: $ty),*) { $e2 }
+                    unsafe fn run($($arg: $ty),*) $(-> $ret)? { $e2 }
                     // SAFETY: an `Isa` of this level exists only if the CPU has AVX2 and F16C.
                     unsafe { run($($arg),*) }
                 }
-                Level::Portable => $ep,
+                $crate::engine::ops::Level::Portable => $ep,
             }
         }
     };
 }
+pub(crate) use multiversion;
 
 /// Outputs per register block.
 const PANEL: usize = 16;
