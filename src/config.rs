@@ -87,8 +87,8 @@ pub enum KvCache {
     #[default]
     F32,
     /// Keys and values rounded to IEEE binary16 when stored (nearest, ties to even,
-    /// magnitudes clamped to 65504), then widened exactly: half the memory traffic of
-    /// attention.
+    /// magnitudes clamped to 65504, NaN stored as 0), then widened exactly: half the memory
+    /// traffic of attention.
     F16,
 }
 

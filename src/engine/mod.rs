@@ -247,20 +247,34 @@ struct BlockState {
 /// Keys in blocks (see [`ops::key_index`]), `[batch][...]`, and values
 /// `[batch][positions][value_size]`, in the model's [`KvCache`] format.
 enum Cache {
-    F32 { keys: Vec<f32>, values: Vec<f32> },
-    F16 { keys: Vec<Half>, values: Vec<Half> },
+    /// f32 numbers; `round`: each rounded through binary16 when stored (the f16 format
+    /// held in f32, exactly the same values).
+    F32 {
+        keys: Vec<f32>,
+        values: Vec<f32>,
+        round: bool,
+    },
+    F16 {
+        keys: Vec<Half>,
+        values: Vec<Half>,
+    },
 }
 
 impl Cache {
-    fn new(format: KvCache, keys: usize, values: usize) -> Cache {
+    /// The cache of `format` for kernels of `isa`. The portable kernels have no
+    /// instruction that widens halves, and widening them in software costs more than the
+    /// memory it saves, so they read the f16 format's values held in f32: the same numbers,
+    /// so the same bits.
+    fn new(format: KvCache, isa: Isa, keys: usize, values: usize) -> Cache {
         match format {
-            KvCache::F32 => Cache::F32 {
-                keys: vec![0.0; keys],
-                values: vec![0.0; values],
-            },
-            KvCache::F16 => Cache::F16 {
+            KvCache::F16 if isa != Isa::PORTABLE => Cache::F16 {
                 keys: vec![Half::default(); keys],
                 values: vec![Half::default(); values],
+            },
+            _ => Cache::F32 {
+                keys: vec![0.0; keys],
+                values: vec![0.0; values],
+                round: format == KvCache::F16,
             },
         }
     }
@@ -275,12 +289,25 @@ impl Cache {
     ) {
         let (dk, dv) = (key.len(), value.len());
         match self {
-            Cache::F32 { keys, values } => {
+            Cache::F32 {
+                keys,
+                values,
+                round,
+            } => {
+                let stored = |x: f32| {
+                    if *round {
+                        Half::from_f32(x).to_f32()
+                    } else {
+                        x
+                    }
+                };
                 let keys = &mut keys[t * n_keys..(t + 1) * n_keys];
                 for (d, &k) in key.iter().enumerate() {
-                    keys[ops::key_index(p, d, dk)] = k;
+                    keys[ops::key_index(p, d, dk)] = stored(k);
                 }
-                values[(t * n + p) * dv..][..dv].copy_from_slice(value);
+                for (dst, &v) in values[(t * n + p) * dv..][..dv].iter_mut().zip(value) {
+                    *dst = stored(v);
+                }
             }
             Cache::F16 { keys, values } => {
                 let keys = &mut keys[t * n_keys..(t + 1) * n_keys];
@@ -330,6 +357,7 @@ impl<'e> Session<'e> {
                 pending: vec![0.0; batch * c],
                 cache: Cache::new(
                     cfg.kv_cache,
+                    isa,
                     batch * key_cache_len(n, cfg.key_size),
                     batch * n * cfg.value_size,
                 ),
@@ -586,7 +614,7 @@ impl<'e> Session<'e> {
             };
             let (q, out) = (&self.tmp[..b * dk], &mut self.gather[c..b * mi]);
             match &st.cache {
-                Cache::F32 { keys, values } => ops::attend(
+                Cache::F32 { keys, values, .. } => ops::attend(
                     self.isa,
                     q,
                     keys,
