@@ -14,7 +14,8 @@ use super::{expo, half};
 /// Every kernel is the same Rust code compiled once per instruction set; kernels only
 /// vectorize across independent outputs and keep every output's summation order, so every
 /// level gives identical bits (the tests compare all levels the CPU has). An `Isa` can only
-/// be obtained for a CPU that supports it.
+/// be obtained for a CPU that supports it. The levels: portable; `avx2` (AVX2 with F16C,
+/// which every AVX2 CPU has); `avx512` (AVX-512F).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Isa(pub(crate) Level);
 
