@@ -287,36 +287,40 @@ impl Cache {
         key: &[f32],
         value: &[f32],
     ) {
-        let (dk, dv) = (key.len(), value.len());
+        /// Writes `key` into its blocked slots and `value` into its row, each number as
+        /// `stored` gives it.
+        fn put<T>(
+            (keys, values): (&mut [T], &mut [T]),
+            (key, value): (&[f32], &[f32]),
+            p: usize,
+            stored: impl Fn(f32) -> T,
+        ) {
+            let (dk, dv) = (key.len(), value.len());
+            for (d, &k) in key.iter().enumerate() {
+                keys[ops::key_index(p, d, dk)] = stored(k);
+            }
+            for (dst, &v) in values[p * dv..(p + 1) * dv].iter_mut().zip(value) {
+                *dst = stored(v);
+            }
+        }
+        let (keys, values) = (t * n_keys..(t + 1) * n_keys, t * n * value.len()..);
         match self {
             Cache::F32 {
-                keys,
-                values,
+                keys: k,
+                values: v,
                 round,
             } => {
-                let stored = |x: f32| {
-                    if *round {
-                        Half::from_f32(x).to_f32()
-                    } else {
-                        x
-                    }
-                };
-                let keys = &mut keys[t * n_keys..(t + 1) * n_keys];
-                for (d, &k) in key.iter().enumerate() {
-                    keys[ops::key_index(p, d, dk)] = stored(k);
-                }
-                for (dst, &v) in values[(t * n + p) * dv..][..dv].iter_mut().zip(value) {
-                    *dst = stored(v);
-                }
+                let round = *round;
+                let stored = move |x| if round { Half::from_f32(x).to_f32() } else { x };
+                put((&mut k[keys], &mut v[values]), (key, value), p, stored);
             }
-            Cache::F16 { keys, values } => {
-                let keys = &mut keys[t * n_keys..(t + 1) * n_keys];
-                for (d, &k) in key.iter().enumerate() {
-                    keys[ops::key_index(p, d, dk)] = Half::from_f32(k);
-                }
-                for (dst, &v) in values[(t * n + p) * dv..][..dv].iter_mut().zip(value) {
-                    *dst = Half::from_f32(v);
-                }
+            Cache::F16 { keys: k, values: v } => {
+                put(
+                    (&mut k[keys], &mut v[values]),
+                    (key, value),
+                    p,
+                    Half::from_f32,
+                );
             }
         }
     }
@@ -388,7 +392,7 @@ impl<'e> Session<'e> {
             tmp: vec![0.0; batch * widest],
             tmp2: vec![0.0; batch * widest],
             out: vec![0.0; batch * cfg.output_size()],
-            scores: vec![0.0; 2 * key_cache_len(n, 1)],
+            scores: vec![0.0; ops::AttendShape::scores_len_for(n)],
         }
     }
 

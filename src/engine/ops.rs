@@ -319,7 +319,12 @@ pub struct AttendShape {
 impl AttendShape {
     /// Floats of the `scores` scratch an [`attend`] call needs.
     pub fn scores_len(&self) -> usize {
-        TILES_AT_ONCE * self.positions.div_ceil(KEY_BLOCK) * KEY_BLOCK
+        AttendShape::scores_len_for(self.positions)
+    }
+
+    /// Floats of the `scores` scratch for every call over up to `positions` positions.
+    pub fn scores_len_for(positions: usize) -> usize {
+        TILES_AT_ONCE * positions.div_ceil(KEY_BLOCK) * KEY_BLOCK
     }
 }
 
