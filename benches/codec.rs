@@ -4,10 +4,10 @@
 use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
 use constriction::stream::{Decode, Encode};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use snailzip::arith::Isa;
 use snailzip::codec::mixture::PixelMixture;
 use snailzip::codec::Options;
 use snailzip::config::KvCache;
-use snailzip::engine::ops::Isa;
 use snailzip::weights::SplitMix64;
 use snailzip::{Config, Engine, Image, Weights};
 

@@ -3,7 +3,7 @@
 //! Each shipped model that exists at build time is embedded in the binary: `cifar`
 //! (`models/default.safetensors`, trained on CIFAR-10's 32×32 images) and `photo`
 //! (`models/photo.safetensors`, trained on photographs). Compression tries them all on a
-//! sample of each image's tiles and keeps the smaller ([`crate::codec::compress_choosing`]);
+//! sample of each image's tiles and keeps the smaller ([`crate::codec::Codec`]);
 //! a file's model id names the one that decodes it. Models that shipped earlier and were
 //! replaced stay embedded as *retired* models ([`retired`]): never used to compress, they
 //! decode the files they wrote. A retired model may be the weights of a current one with
@@ -41,6 +41,8 @@ pub struct Builtin {
     bytes: Option<&'static [u8]>,
     /// The attention cache format, where it is not the file's own.
     kv_cache: Option<KvCache>,
+    /// Replaced by a newer model: decodes the files it wrote, never compresses.
+    pub retired: bool,
 }
 
 impl Builtin {
@@ -86,6 +88,7 @@ pub fn models() -> Vec<Builtin> {
         #[cfg(not(snailzip_embedded_model))]
         bytes: None,
         kv_cache: None,
+        retired: false,
     }];
     #[cfg(snailzip_embedded_photo)]
     out.push(Builtin {
@@ -94,6 +97,7 @@ pub fn models() -> Vec<Builtin> {
         about: "trained on photographs",
         bytes: Some(PHOTO),
         kv_cache: None,
+        retired: false,
     });
     out
 }
@@ -109,6 +113,7 @@ pub fn retired() -> Vec<Builtin> {
             about: "retired (decode only): CIFAR-10 model shipped at 64,000 images, id 052305fd5e2f1d96",
             bytes: Some(include_bytes!("../models/retired/cifar-64k.safetensors")),
             kv_cache: None,
+            retired: true,
         },
         Builtin {
             name: "cifar-157k",
@@ -116,6 +121,7 @@ pub fn retired() -> Vec<Builtin> {
             about: "retired (decode only): CIFAR-10 model shipped at 157,168 images, id a23b242e5f51f534",
             bytes: Some(include_bytes!("../models/retired/cifar-157k.safetensors")),
             kv_cache: None,
+            retired: true,
         },
         Builtin {
             name: "photo-80k",
@@ -123,6 +129,7 @@ pub fn retired() -> Vec<Builtin> {
             about: "retired (decode only): photo model shipped at 80,144 crops, id 5e406f658792968f",
             bytes: Some(include_bytes!("../models/retired/photo-80k.safetensors")),
             kv_cache: None,
+            retired: true,
         },
     ];
     #[cfg(snailzip_embedded_model)]
@@ -132,6 +139,7 @@ pub fn retired() -> Vec<Builtin> {
         about: "retired (decode only): the cifar weights with an f32 key/value cache, as shipped until 2026-12-02, id d341fe429ee88a3d",
         bytes: Some(CIFAR),
         kv_cache: Some(KvCache::F32),
+        retired: true,
     });
     #[cfg(snailzip_embedded_photo)]
     out.push(Builtin {
@@ -140,8 +148,14 @@ pub fn retired() -> Vec<Builtin> {
         about: "retired (decode only): the photo weights with an f32 key/value cache, as shipped until 2026-12-02, id b54f1f0b3eb10570",
         bytes: Some(PHOTO),
         kv_cache: Some(KvCache::F32),
+        retired: true,
     });
     out
+}
+
+/// Every built-in model: the current ones (in the order ties are broken), then the retired.
+pub fn all() -> Vec<Builtin> {
+    models().into_iter().chain(retired()).collect()
 }
 
 /// The built-in model called `name`, current or retired (`default` is another name for
@@ -151,7 +165,7 @@ pub fn retired() -> Vec<Builtin> {
 /// [`Error::Usage`] listing the built-in names if there is none of that name.
 pub fn find(name: &str) -> Result<Builtin> {
     let name = if name == "default" { "cifar" } else { name };
-    let all: Vec<Builtin> = models().into_iter().chain(retired()).collect();
+    let all = all();
     all.iter().find(|m| m.name == name).copied().ok_or_else(|| {
         let names: Vec<&str> = all.iter().map(|m| m.name).collect();
         Error::Usage(format!(
@@ -159,23 +173,6 @@ pub fn find(name: &str) -> Result<Builtin> {
             names.join(", ")
         ))
     })
-}
-
-/// Name of the first built-in model, for messages.
-pub fn name() -> &'static str {
-    if cfg!(snailzip_embedded_model) {
-        "built-in model cifar (models/default.safetensors)"
-    } else {
-        "UNTRAINED stand-in model (random base weights; no trained model was embedded)"
-    }
-}
-
-/// Loads the first built-in model (`cifar`).
-///
-/// # Errors
-/// Only if the embedded file is corrupt, which a build would not produce.
-pub fn weights() -> Result<Weights> {
-    models()[0].weights()
 }
 
 /// Whether a trained model is embedded.

@@ -12,8 +12,8 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat};
 
-use crate::codec::container::Limits;
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 
 /// PNG chunk types kept as metadata (the container refuses any other kind).
 pub const METADATA_CHUNKS: [&[u8; 4]; 13] = [

@@ -1,27 +1,35 @@
 //! snailzip: lossless image compression driven by a trained PixelSNAIL.
 //!
-//! Data flows one way: `codec` (container + entropy coding) asks `engine` (deterministic
-//! inference) for per-subpixel distributions computed from `weights`; the trainer (`train`,
-//! feature `train`) fits a dfdx copy of the same network (`model`) and writes `weights`.
+//! [`Codec`] is the front door: built from the models an installed snailzip carries, it
+//! compresses an image with whichever model codes it smallest and decompresses any `.snz`
+//! file a released snailzip wrote, bit-exactly on every machine.
 //!
 //! ```
-//! use snailzip::{codec::Options, ColorType, Config, Engine, Image, Weights};
+//! use snailzip::{Codec, Image};
 //!
-//! // any model works; real use loads a trained one (`Weights::load`, `builtin::weights`)
-//! let engine = Engine::new(&Weights::random(&Config::tiny(), 0));
-//! let pixels: Vec<u8> = (0..40 * 30 * 3).map(|i| (i % 251) as u8).collect();
-//! let image = Image::new(40, 30, ColorType::Rgb, pixels)?;
-//! let (snz, stats) = snailzip::compress(&image, &engine, &Options::default(), &|_| {})?;
-//! assert!(stats.model_bits > 0.0);
-//! let back = snailzip::decompress(&snz, &engine, &Options::default(), &|_| {})?;
-//! assert_eq!(back, image);
+//! # let png = snailzip::Image::new(24, 16, snailzip::ColorType::Rgb,
+//! #     (0..24 * 16 * 3).map(|i| (i * 7 % 256) as u8).collect())?.to_png()?;
+//! // a PNG's bytes (read from a file in real use), as pixels plus metadata
+//! let decoded = Image::decode_with_metadata(&png, &Default::default())?;
+//! let codec = Codec::builtin()?;
+//! let file = codec.compress(&decoded.image)?; // the `.snz` file is `file.bytes`
+//! println!("{} bytes with the {} model", file.bytes.len(), codec.models()[file.model].name);
+//! let back = codec.decompress(&file.bytes)?;
+//! assert_eq!(back.image, decoded.image);
 //! # Ok::<(), snailzip::Error>(())
 //! ```
+//!
+//! Data flows one way: the codec (`codec`: container, entropy coding, model choice) asks the
+//! engine (`engine`: deterministic inference) for per-subpixel distributions computed from
+//! `weights`, using the exact arithmetic both share (`arith`); the trainer (`train`, feature
+//! `train`) fits a dfdx copy of the same network (`model`) and writes `weights`. The `image`
+//! crate can read `.snz` files too ([`register_image_hooks`]).
 
 #![warn(missing_docs)]
 // Numeric kernels index several arrays in lockstep; index loops read clearer there.
 #![allow(clippy::needless_range_loop)]
 
+pub mod arith;
 pub mod atomic;
 pub mod bench;
 pub mod builtin;
@@ -30,7 +38,9 @@ pub mod config;
 pub mod corpus;
 pub mod engine;
 pub mod error;
+pub mod image_hooks;
 pub mod image_io;
+pub mod limits;
 pub mod sample;
 pub mod weights;
 
@@ -40,9 +50,16 @@ pub mod model;
 pub mod train;
 
 pub use atomic::{atomic_write, PendingFile};
-pub use codec::{compress, decompress};
+pub use codec::{compress, decompress, Codec};
 pub use config::Config;
 pub use engine::Engine;
 pub use error::{Error, Result};
+pub use image_hooks::register_image_hooks;
 pub use image_io::{ColorType, Image};
+pub use limits::Limits;
 pub use weights::{ModelId, Weights};
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

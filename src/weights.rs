@@ -205,7 +205,7 @@ impl Weights {
     /// # Errors
     /// [`Error::Io`] if the file cannot be written.
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::atomic_write(path, &self.to_bytes(), true)
+        crate::atomic::atomic_write(path, &self.to_bytes(), true)
     }
 
     /// The network's shapes.

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use snailzip::codec::container::Limits;
+use snailzip::Limits;
 use snailzip::codec::Options;
 use snailzip::{Config, Engine, Weights};
 

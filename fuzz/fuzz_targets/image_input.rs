@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use snailzip::codec::container::Limits;
+use snailzip::Limits;
 use snailzip::Image;
 
 fuzz_target!(|data: &[u8]| {

@@ -14,9 +14,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::codec::{self, Options};
+use crate::codec::Codec;
 use crate::corpus;
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::image_io::Image;
 
@@ -184,9 +183,7 @@ impl CodecResult {
 /// Only internal failures; per-image failures are counted in the result.
 pub fn run_snailzip(
     corpus: &Corpus,
-    engines: &[&Engine],
-    names: &[String],
-    options: &Options,
+    codec: &Codec,
     chunk: usize,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<CodecResult> {
@@ -194,26 +191,26 @@ pub fn run_snailzip(
         name: "snailzip".into(),
         images: corpus.images.len(),
         model_bits: Some(0.0),
-        models_used: names.iter().map(|n| (n.clone(), 0)).collect(),
+        models_used: codec.models().iter().map(|m| (m.name.clone(), 0)).collect(),
         ..CodecResult::default()
     };
     for images in corpus.images.chunks(chunk.max(1)) {
         let t0 = Instant::now();
-        let files = codec::compress_choosing(images, &[], engines, options, &|_| {})?;
+        let files = codec.compress_many(images, &[], &|_| {})?;
         let t1 = Instant::now();
-        let refs: Vec<&[u8]> = files.iter().map(|(b, _, _)| b.as_slice()).collect();
-        let decoded = codec::decompress_choosing(&refs, engines, options, &|_| {});
+        let refs: Vec<&[u8]> = files.iter().map(|f| f.bytes.as_slice()).collect();
+        let decoded = codec.decompress_many(&refs, &|_| {});
         let t2 = Instant::now();
         r.encode_s += (t1 - t0).as_secs_f64();
         r.decode_s += (t2 - t1).as_secs_f64();
-        for ((img, (bytes, stats, chosen)), back) in images.iter().zip(&files).zip(decoded) {
-            match back.map(|(image, _)| image) {
+        for ((img, file), back) in images.iter().zip(&files).zip(decoded) {
+            match back.map(|d| d.image) {
                 Ok(back) if back == *img => {
-                    r.models_used[*chosen].1 += 1;
-                    r.bytes += bytes.len() as u64;
+                    r.models_used[file.model].1 += 1;
+                    r.bytes += file.bytes.len() as u64;
                     r.subpixels += img.subpixels() as u64;
                     r.pixels += (img.width * img.height) as u64;
-                    *r.model_bits.as_mut().expect("set above") += stats.model_bits;
+                    *r.model_bits.as_mut().expect("set above") += file.stats.model_bits;
                 }
                 Ok(_) => fail(&mut r, "decoded pixels differ".into()),
                 Err(e) => fail(&mut r, e.to_string()),

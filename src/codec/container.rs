@@ -38,6 +38,7 @@
 use super::mixture::Logarithm;
 use crate::error::{Error, Result};
 use crate::image_io::{Chunk, ColorType, Metadata, METADATA_CHUNKS};
+use crate::limits::{Limits, MAX_DIMENSION};
 use crate::weights::ModelId;
 
 /// File signature.
@@ -102,67 +103,6 @@ impl StoredModelId {
 impl std::fmt::Display for StoredModelId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&crate::error::hex_id(self.bytes()))
-    }
-}
-
-/// Largest width or height the format describes.
-pub const MAX_DIMENSION: usize = 1 << 20;
-
-/// Default [`Limits::max_pixels`]: 64 Mpixel (2^26), about 28 minutes of decoding at the
-/// 0.04 Mpixel/s of two cores of this project's development machine, a few minutes on an
-/// 8-core laptop, and at most 256 MiB of pixels.
-pub const DEFAULT_MAX_PIXELS: u64 = 1 << 26;
-
-/// What a decoder (or encoder) is willing to spend: checked from the header, before any work
-/// or allocation. Decoding time grows with the pixel count, so `max_pixels` bounds the time a
-/// file can ask for; a service that decodes untrusted files sets it to what it can afford.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Largest accepted width or height.
-    pub max_dimension: usize,
-    /// Largest accepted pixel count.
-    pub max_pixels: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_dimension: MAX_DIMENSION,
-            max_pixels: DEFAULT_MAX_PIXELS,
-        }
-    }
-}
-
-impl Limits {
-    /// Limits that accept everything the format can describe (for reading headers only, as
-    /// `snailzip info` does; never for decoding untrusted files).
-    pub fn format_maximum() -> Limits {
-        Limits {
-            max_dimension: MAX_DIMENSION,
-            max_pixels: (MAX_DIMENSION as u64) * (MAX_DIMENSION as u64),
-        }
-    }
-
-    /// Checks a `width × height` image against the limits.
-    ///
-    /// # Errors
-    /// [`Error::Limits`] naming the limit that is exceeded.
-    pub fn check(&self, width: u64, height: u64) -> Result<()> {
-        let max_dim = self.max_dimension as u64;
-        if width > max_dim || height > max_dim {
-            return Err(Error::Limits(format!(
-                "image size {width}×{height} exceeds the limit of {} pixels per side",
-                self.max_dimension
-            )));
-        }
-        let pixels = width.saturating_mul(height);
-        if pixels > self.max_pixels {
-            return Err(Error::Limits(format!(
-                "image size {width}×{height} = {pixels} pixels exceeds the limit of {} pixels",
-                self.max_pixels
-            )));
-        }
-        Ok(())
     }
 }
 
@@ -396,6 +336,15 @@ pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<(Header, usize)> {
 /// As [`read_header`], plus [`Error::Format`] if the tile table does not match the bytes.
 pub fn read<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Container<'a>> {
     let (header, pos) = read_header(bytes, limits)?;
+    read_body(bytes, header, pos)
+}
+
+/// The rest of a file whose header [`read_header`] parsed (`header`, ending at `pos`), so that
+/// a caller who checks the header first (its model, its size) parses no byte twice.
+///
+/// # Errors
+/// [`Error::Format`] if the metadata or the tile table does not match the bytes.
+pub fn read_body(bytes: &[u8], header: Header, pos: usize) -> Result<Container<'_>> {
     let version = bytes[3];
     let mut r = Reader { bytes, pos };
     let metadata = if has_metadata(version) {

@@ -13,7 +13,7 @@
 //! symbol needs are computed: two for encoding, a search for decoding.
 //!
 //! The arithmetic is `libm`'s (f64 `exp`, `log`, `log1p`, `tanh`); `exp` is its branch-free
-//! copy (`engine::expo::exp`), equal to it for every input, and every per-component
+//! copy (`arith::expo::exp`), equal to it for every input, and every per-component
 //! quantity is computed for all components first and summed afterwards in ascending order,
 //! so that the exponentials of a pixel's components vectorize. Like the engine's kernels, each
 //! step is compiled for every instruction set and the CPU's best is used: all give the same
@@ -23,8 +23,8 @@ use std::num::NonZeroU32;
 
 use constriction::stream::model::{DecoderModel, EncoderModel, EntropyModel};
 
-use crate::engine::expo::exp;
-use crate::engine::ops::{multiversion, Isa};
+use crate::arith::expo::exp;
+use crate::arith::{multiversion, Isa};
 
 /// Bits of precision of the coder's probabilities.
 pub const PRECISION: usize = 24;

@@ -11,8 +11,6 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
-pub(crate) mod expo;
-mod half;
 pub mod ops;
 
 use crate::config::{Config, KvCache, BACKGROUND_CHANNELS, COLORS, INPUT_CHANNELS, TILE};

@@ -8,11 +8,9 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::photos::PhotoSet;
-use crate::config::{COLORS, TILE};
+use super::tiles::{Tiles, TILE_BYTES};
 use crate::error::{Error, Result};
 
-/// Bytes of one tile (NHWC u8).
-pub const TILE_BYTES: usize = TILE * TILE * COLORS;
 /// The official archive.
 pub const CIFAR_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
 /// MD5 of the official archive, as published on <https://www.cs.toronto.edu/~kriz/cifar.html>.
@@ -20,46 +18,6 @@ pub const CIFAR_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 /// Seed of the fixed train/validation split (independent of the training seed, so every run
 /// validates on the same images).
 const SPLIT_SEED: u64 = 0x5a11_da7a_0000_0001;
-
-/// A set of tiles, NHWC u8, contiguous.
-#[derive(Clone, Debug, Default)]
-pub struct Tiles {
-    /// `len() * TILE_BYTES` bytes.
-    pub data: Vec<u8>,
-}
-
-impl Tiles {
-    /// Number of tiles.
-    pub fn len(&self) -> usize {
-        self.data.len() / TILE_BYTES
-    }
-
-    /// Whether there are no tiles.
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
-    /// Tile `i`.
-    pub fn get(&self, i: usize) -> &[u8] {
-        &self.data[i * TILE_BYTES..(i + 1) * TILE_BYTES]
-    }
-
-    /// The tiles at `indices`, concatenated.
-    pub fn gather(&self, indices: &[u32]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(indices.len() * TILE_BYTES);
-        for &i in indices {
-            out.extend_from_slice(self.get(i as usize));
-        }
-        out
-    }
-
-    /// The first `n` tiles (all if fewer).
-    pub fn head(&self, n: usize) -> Tiles {
-        Tiles {
-            data: self.data[..n.min(self.len()) * TILE_BYTES].to_vec(),
-        }
-    }
-}
 
 /// How to get CIFAR-10, for error messages.
 pub fn cifar_instructions() -> String {

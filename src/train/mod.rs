@@ -11,6 +11,7 @@ pub mod data;
 pub mod optim;
 pub mod photos;
 pub mod report;
+pub mod tiles;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,9 +23,10 @@ use crate::error::{Error, Result};
 use crate::model::{weights_from, Graph, Network};
 use crate::weights::Weights;
 use checkpoint::Checkpoint;
-use data::{Tiles, TrainSet};
+use data::TrainSet;
 use optim::{Adam, Ema};
 use report::LogRow;
+use tiles::{Tiles, TILE_BYTES};
 
 /// Adam learning rate of a new run unless `--lr` says otherwise.
 pub const DEFAULT_LR: f32 = 1e-3;
@@ -156,8 +158,9 @@ pub struct TrainOptions {
     /// The attention cache format of exported models (their inference arithmetic, part of
     /// their id; training itself computes in f32 either way).
     pub kv_cache: KvCache,
-    /// Show a progress bar.
-    pub progress: bool,
+    /// Called after every step with where the run stands (the binary draws a progress bar
+    /// from it; the library draws nothing).
+    pub on_step: Option<StepCallback>,
     /// Set from outside (Ctrl-C) to stop at the next step boundary, checkpointing first.
     pub stop: Arc<AtomicBool>,
 }
@@ -186,9 +189,36 @@ impl TrainOptions {
             limit: None,
             holdout: 5000,
             kv_cache: KvCache::F16,
-            progress: true,
+            on_step: None,
             stop: Arc::new(AtomicBool::new(false)),
         }
+    }
+}
+
+/// Where a run stands after a step, for [`TrainOptions::on_step`].
+#[derive(Clone, Debug)]
+pub struct StepReport {
+    /// Steps taken in total (across resumes).
+    pub step: u64,
+    /// The step the run stops at, if it stops by steps.
+    pub target: Option<u64>,
+    /// This step's training loss in bits/dim.
+    pub loss_bpd: f64,
+    /// An exponential average of the training loss.
+    pub smoothed_bpd: f64,
+    /// The latest validation loss, if any.
+    pub val_bpd: Option<f64>,
+    /// Training images per second in this session.
+    pub images_per_s: f64,
+}
+
+/// A progress callback of [`TrainOptions`].
+#[derive(Clone)]
+pub struct StepCallback(pub Arc<dyn Fn(&StepReport) + Send + Sync>);
+
+impl std::fmt::Debug for StepCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StepCallback")
     }
 }
 
@@ -252,8 +282,8 @@ impl std::fmt::Display for ExportedWeights {
 pub fn evaluate(weights: &Weights, tiles: &Tiles) -> f64 {
     let net = Network::new(weights);
     let mut total = 0.0;
-    for chunk in tiles.data.chunks(16 * data::TILE_BYTES) {
-        let n = chunk.len() / data::TILE_BYTES;
+    for chunk in tiles.data.chunks(16 * TILE_BYTES) {
+        let n = chunk.len() / TILE_BYTES;
         let mut g = Graph::new(false);
         total += f64::from(net.loss(&mut g, chunk, n, 0).data()[0]) * n as f64;
     }
@@ -265,7 +295,7 @@ pub fn evaluate(weights: &Weights, tiles: &Tiles) -> f64 {
 /// # Errors
 /// [`Error::Limits`] if dfdx runs out of memory.
 pub fn loss_and_grads(net: &Network, images: &[u8], seed: u64) -> Result<(f32, Vec<Vec<f32>>)> {
-    let n = images.len() / data::TILE_BYTES;
+    let n = images.len() / TILE_BYTES;
     let mut g = Graph::new(true);
     let loss = net.loss(&mut g, images, n, seed);
     let oom = |e| Error::Limits(format!("training step failed: {e}"));
@@ -424,7 +454,7 @@ impl Run {
             self.ema.update(&self.net);
         }
         self.step += 1;
-        self.images_seen += (images.len() / data::TILE_BYTES) as u64;
+        self.images_seen += (images.len() / TILE_BYTES) as u64;
         Ok(loss)
     }
 }
@@ -701,24 +731,6 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
     let mut last_train = None;
     let target = opts.steps.map_or(u64::MAX, |s| s);
     let budget = opts.time_budget.map_or(f64::INFINITY, |d| d.as_secs_f64());
-    let bar = if opts.progress {
-        let total = opts.steps.unwrap_or(0);
-        let b = if total > 0 {
-            indicatif::ProgressBar::new(total)
-        } else {
-            indicatif::ProgressBar::new_spinner()
-        };
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] step {pos} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b.set_position(run.step);
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
     let log_every = 20u64;
     let mut smooth: Option<f64> = None;
     while run.step < target && wall(&run) < budget && !opts.stop.load(Ordering::Relaxed) {
@@ -736,12 +748,16 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
         }
         let rate =
             (run.images_seen - session_start_images) as f64 / session.elapsed().as_secs_f64();
-        bar.set_position(run.step);
-        bar.set_message(format!(
-            "loss {bpd:.3} bits/dim (avg {:.3}) | val {} | {rate:.1} img/s",
-            smooth.unwrap_or(f64::NAN),
-            run.val_bpd.map_or("-".into(), |v| format!("{v:.3}")),
-        ));
+        if let Some(StepCallback(report)) = &opts.on_step {
+            report(&StepReport {
+                step: run.step,
+                target: opts.steps,
+                loss_bpd: bpd,
+                smoothed_bpd: smooth.unwrap_or(f64::NAN),
+                val_bpd: run.val_bpd,
+                images_per_s: rate,
+            });
+        }
         let eval_now = opts.eval_every > 0 && run.step % opts.eval_every == 0;
         if run.step % log_every == 0 || eval_now {
             let train_bpd = (window_n > 0).then(|| window_sum / window_n as f64);
@@ -773,7 +789,6 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
     }
     let wall_train = wall(&run);
     let rate = (run.images_seen - session_start_images) as f64 / session.elapsed().as_secs_f64();
-    bar.finish();
     // checkpoint first, so an interrupted final evaluation loses nothing
     run.checkpoint(wall_train).save(&ck_path)?;
     let stopped = opts.stop.load(Ordering::Relaxed);
@@ -869,7 +884,7 @@ fn init_weights(path: &Path) -> Result<(Weights, String)> {
 pub fn bench(config: &Config, batch: usize, steps: usize, seed: u64) -> Result<f64> {
     let mut run = Run::fresh(config, seed, DEFAULT_LR);
     let mut rng = crate::weights::SplitMix64(seed);
-    let images: Vec<u8> = (0..batch * data::TILE_BYTES)
+    let images: Vec<u8> = (0..batch * TILE_BYTES)
         .map(|_| (rng.next_u64() >> 56) as u8)
         .collect();
     run.step(&images)?;
@@ -958,7 +973,7 @@ mod tests {
     fn images(n: usize, seed: u64) -> Vec<u8> {
         // smooth-ish images so that there is something to learn
         let mut r = crate::weights::SplitMix64(seed);
-        let mut out = Vec::with_capacity(n * data::TILE_BYTES);
+        let mut out = Vec::with_capacity(n * TILE_BYTES);
         for _ in 0..n {
             let base = (r.next_u64() >> 57) as u8;
             for p in 0..1024 {

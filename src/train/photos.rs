@@ -15,7 +15,7 @@ use crate::config::{COLORS, TILE};
 use crate::error::{Error, Result};
 use crate::weights::SplitMix64;
 
-use super::data::Tiles;
+use super::tiles::Tiles;
 
 /// One photo at its training scale, interleaved RGB.
 #[derive(Clone, Debug)]
@@ -396,7 +396,7 @@ pub fn corpus_files(photos: &Path, debian: &Path) -> Result<(Vec<PhotoFile>, Vec
 
 #[cfg(test)]
 mod tests {
-    use super::super::data::TILE_BYTES;
+    use super::super::tiles::TILE_BYTES;
     use super::*;
 
     fn photo(w: usize, h: usize) -> Photo {

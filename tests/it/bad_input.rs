@@ -1,9 +1,10 @@
 //! Corrupt, truncated, foreign and wrong-model inputs give errors, never panics.
 
 use proptest::prelude::*;
-use snailzip::codec::container::{self, Limits};
+use snailzip::codec::container;
 use snailzip::codec::{self, Options};
 use snailzip::weights::SplitMix64;
+use snailzip::Limits;
 use snailzip::{ColorType, Error};
 
 use super::util::{structured, tiny_engine};

@@ -1,19 +1,11 @@
 //! The `snailzip` binary: files, stdin/stdout, overwrite protection, error exits.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use snailzip::{ColorType, Config, Weights};
 
+use super::run::{run as snailzip, run_with_stdin};
 use super::util::structured;
-
-pub fn snailzip(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snailzip"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 pub fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -117,19 +109,7 @@ fn stdin_to_stdout() {
     let d = dir.path();
     let png = std::fs::read(d.join("in.png")).unwrap();
     let run = |args: &[&str], input: &[u8]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_snailzip"))
-            .current_dir(d)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(input).unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = run_with_stdin(d, args, Some(input));
         assert!(
             out.status.success(),
             "{}",
@@ -143,6 +123,21 @@ fn stdin_to_stdout() {
     let a = snailzip::Image::decode(&png, 1 << 20).unwrap();
     let b = snailzip::Image::decode(&back, 1 << 20).unwrap();
     assert_eq!(a, b);
+    // issue 18: with no file named and a pipe on standard input, it is read (as gzip and
+    // zstd do): `cat x.png | snailzip compress -c`, `cat x.snz | snailzip -d -c`
+    let piped = run(&["compress", "-c", "--model", "tiny.safetensors"], &png);
+    assert_eq!(piped, snz);
+    let back = run(&["-dc", "--model", "tiny.safetensors"], &snz);
+    assert_eq!(snailzip::Image::decode(&back, 1 << 20).unwrap(), a);
+    // without a pipe (here: empty standard input, not a terminal) there is nothing to read
+    let err = String::from_utf8_lossy(
+        &snailzip(d, &["compress", "-c", "--model", "tiny.safetensors"]).stderr,
+    )
+    .into_owned();
+    assert!(
+        err.contains("standard input") || err.contains("cannot read image"),
+        "{err}"
+    );
 }
 
 #[test]

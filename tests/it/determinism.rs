@@ -1,7 +1,7 @@
 //! The same bytes for any thread count and batch size, and golden values that pin the
 //! arithmetic on every platform that runs the tests.
 
-use snailzip::codec::{self, Logarithm, Options};
+use snailzip::codec::{self, Codec, Logarithm, Options};
 use snailzip::config::KvCache;
 use snailzip::{ColorType, Config, Engine, Weights};
 
@@ -123,26 +123,29 @@ fn pooled_images_give_the_same_files_as_single_ones() {
         batch: 4,
         ..Options::default()
     };
-    let pooled = codec::compress_many(&images, &engine, &options, &|_| {}).unwrap();
-    for (img, (bytes, _)) in images.iter().zip(&pooled) {
+    let snz = Codec::with_engine(engine.clone())
+        .with_options(options)
+        .unwrap();
+    let pooled = snz.compress_many(&images, &[], &|_| {}).unwrap();
+    for (img, file) in images.iter().zip(&pooled) {
         assert_eq!(
-            *bytes,
+            file.bytes,
             codec::compress(img, &engine, &Options::default(), &|_| {})
                 .unwrap()
                 .0
         );
     }
     // decode them pooled too, with one corrupt file among them
-    let mut files: Vec<Vec<u8>> = pooled.into_iter().map(|(b, _)| b).collect();
+    let mut files: Vec<Vec<u8>> = pooled.into_iter().map(|f| f.bytes).collect();
     let last = files[3].len() - 1;
     files[3][last] ^= 0x40;
     files[5].truncate(10);
     let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
-    let decoded = codec::decompress_many(&refs, &engine, &options, &|_| {});
+    let decoded = snz.decompress_many(&refs, &|_| {});
     for (k, (img, got)) in images.iter().zip(decoded).enumerate() {
         match k {
             3 | 5 => assert!(got.is_err(), "file {k} should fail"),
-            _ => assert_eq!(&got.unwrap(), img, "file {k}"),
+            _ => assert_eq!(&got.unwrap().image, img, "file {k}"),
         }
     }
 }

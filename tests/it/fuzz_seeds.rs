@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use snailzip::codec::{self, container::Limits, Options};
+use snailzip::codec::{self, Codec, Options};
 use snailzip::image_io::{Chunk, Metadata};
+use snailzip::Limits;
 use snailzip::{ColorType, Config, Engine, Image, Weights};
 
 use super::util::{cmyk_tiff, png_with_chunks, png_with_metadata, structured};
@@ -45,16 +46,17 @@ fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
         } else {
             Metadata::default()
         };
-        let file = codec::compress_many_with_metadata(
-            std::slice::from_ref(img),
-            std::slice::from_ref(&meta),
-            &engine,
-            &o,
-            &|_| {},
-        )
-        .unwrap()
-        .remove(0)
-        .0;
+        let file = Codec::with_engine(engine.clone())
+            .with_options(o.clone())
+            .unwrap()
+            .compress_many(
+                std::slice::from_ref(img),
+                std::slice::from_ref(&meta),
+                &|_| {},
+            )
+            .unwrap()
+            .remove(0)
+            .bytes;
         out.push(("decompress", format!("file{k}.snz"), file.clone()));
         // decompress_header: width, height, color (+0x80: version 3), 4 checksum bytes, then
         // the file's bytes after its header
@@ -78,7 +80,7 @@ fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
         out.push(("roundtrip", format!("image{k}"), rt));
     }
     // the built-in model's files start with its id: a real one, cut short
-    let builtin = Engine::new(&snailzip::builtin::weights().unwrap());
+    let builtin = Engine::new(&snailzip::builtin::models()[0].weights().unwrap());
     let small = structured(12, 10, ColorType::Rgb, 5);
     let (file, _) = codec::compress(&small, &builtin, &o, &|_| {}).unwrap();
     out.push(("decompress_builtin", "file0.snz".into(), file));

@@ -7,25 +7,11 @@ use std::time::{Duration, Instant};
 
 use snailzip::{ColorType, Image};
 
-use super::cli::{files, setup, snailzip};
+use super::cli::{files, setup};
+use super::run::{fails, ok, run as snailzip};
 use super::util::{cmyk_tiff, png_chunk_list, png_with_chunks, png_with_metadata, structured};
 
 const M: [&str; 3] = ["--model", "tiny.safetensors", "-q"];
-
-fn ok(d: &Path, args: &[&str]) -> String {
-    let out = snailzip(d, args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{args:?}: {err}");
-    err
-}
-
-fn fails(d: &Path, args: &[&str]) -> String {
-    let out = snailzip(d, args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "{args:?} succeeded: {err}");
-    assert!(!err.contains("panicked"), "{args:?}: {err}");
-    err
-}
 
 fn with(args: &[&str], extra: &[&str]) -> Vec<String> {
     args.iter().chain(extra).map(|s| s.to_string()).collect()
@@ -100,12 +86,31 @@ fn several_inputs_are_coded_next_to_themselves_with_a_summary() {
     assert!(err.contains("compressed 2 of 2 files"), "{err}");
     assert!(err.contains("bits/subpixel"), "{err}");
     assert!(d.join("a.png.snz").exists() && d.join("b.png.snz").exists());
-    // existing outputs are checked before any work: nothing is half done
+    // issue 18: an existing output is reported and skipped, the rest are coded, and the
+    // exit status says so (as zstd does; gzip asks)
     std::fs::remove_file(d.join("b.png.snz")).unwrap();
-    let before = files(d);
-    let err = fails(d, &strs(&with(&["compress", "a.png", "b.png"], &M)));
+    let kept = std::fs::read(d.join("a.png.snz")).unwrap();
+    std::fs::write(d.join("a.png.snz"), b"not overwritten").unwrap();
+    let err = fails(
+        d,
+        &["compress", "a.png", "b.png", "--model", "tiny.safetensors"],
+    );
     assert!(err.contains("a.png.snz already exists"), "{err}");
-    assert_eq!(files(d), before, "b.png was compressed despite the error");
+    assert!(err.contains("compressed 1 of 2 files"), "{err}");
+    assert_eq!(
+        std::fs::read(d.join("a.png.snz")).unwrap(),
+        b"not overwritten"
+    );
+    assert!(
+        d.join("b.png.snz").exists(),
+        "the other input was not compressed"
+    );
+    std::fs::write(d.join("a.png.snz"), kept).unwrap();
+    // one input: its existing output is the command's one error, before any work
+    let err = fails(d, &strs(&with(&["compress", "b.png"], &M)));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("b.png.snz already exists"), "{err}");
+    std::fs::remove_file(d.join("b.png.snz")).unwrap();
     // decompress both back next to themselves (into a folder, as a.png exists here)
     std::fs::create_dir(d.join("x")).unwrap();
     std::fs::rename(d.join("a.png.snz"), d.join("x/a.png.snz")).unwrap();
@@ -123,13 +128,13 @@ fn several_inputs_are_coded_next_to_themselves_with_a_summary() {
         ],
     );
     assert!(err.contains("decompressed 2 of 2 files"), "{err}");
-    // -v: one line per file with name, size, bits/subpixel and time
+    // -v: one line per file with name, size, bits/subpixel, time and model
     let line = err
         .lines()
         .find(|l| l.contains("x/a.png.snz ->"))
         .expect(&err);
     assert!(
-        line.contains("bits/subpixel") && line.ends_with(" s"),
+        line.contains("bits/subpixel") && line.contains(" s [model tiny.safetensors]"),
         "{line}"
     );
     assert_eq!(pixels(&d.join("x/a.png")), pixels(&d.join("a.png")));

@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use snailzip::codec::container::{self, Limits, DEFAULT_MAX_PIXELS};
-use snailzip::codec::{self, Options};
+use snailzip::codec::container;
+use snailzip::codec::{self, Codec, Options};
 use snailzip::image_io::{Chunk, Metadata};
+use snailzip::limits::{Limits, DEFAULT_MAX_PIXELS};
 use snailzip::{ColorType, Error, Image};
 
 use super::util::{
@@ -251,23 +252,23 @@ fn metadata_round_trips_and_files_without_it_are_unchanged() {
         .collect();
     assert_eq!(kinds, [&b"gAMA"[..], b"pHYs", b"iCCP", b"eXIf", b"tEXt"]);
     assert_eq!(decoded.dropped, ["bKGD chunk"]);
-    let files = codec::compress_many_with_metadata(
-        &[img.clone(), img.clone()],
-        std::slice::from_ref(&decoded.metadata),
-        &engine,
-        &Options::default(),
-        &|_| {},
-    )
-    .unwrap();
-    let (with, without) = (&files[0].0, &files[1].0);
+    let snz = Codec::with_engine(engine.clone());
+    let files = snz
+        .compress_many(
+            &[img.clone(), img.clone()],
+            std::slice::from_ref(&decoded.metadata),
+            &|_| {},
+        )
+        .unwrap();
+    let (with, without) = (&files[0].bytes, &files[1].bytes);
     assert_eq!(with[3], 5, "metadata makes a version 5 file");
     assert_eq!(without[3], 4, "no metadata: version 4");
     let plain = codec::compress(&img, &engine, &Options::default(), &|_| {})
         .unwrap()
         .0;
     assert_eq!(*without, plain, "files without metadata are unchanged");
-    let (back, metadata) =
-        codec::decompress_with_metadata(with, &engine, &Options::default(), &|_| {}).unwrap();
+    let back = snz.decompress(with).unwrap();
+    let (back, metadata) = (back.image, back.metadata);
     assert_eq!(back, img);
     assert_eq!(metadata, decoded.metadata);
     // the restored PNG carries the same chunks, byte for byte, on the same side of the data
@@ -289,12 +290,7 @@ fn metadata_round_trips_and_files_without_it_are_unchanged() {
         "pixels survive the splice"
     );
     // version 2 decoders' view: metadata can be ignored, version 1/2 files have none
-    assert!(
-        codec::decompress_with_metadata(&plain, &engine, &Options::default(), &|_| {})
-            .unwrap()
-            .1
-            .is_empty()
-    );
+    assert!(snz.decompress(&plain).unwrap().metadata.is_empty());
 }
 
 #[test]
@@ -308,17 +304,12 @@ fn metadata_sections_are_validated() {
             data: b"abc".to_vec(),
         }],
     };
+    let snz = Codec::with_engine(engine.clone());
     let file = |m: &Metadata| {
-        codec::compress_many_with_metadata(
-            std::slice::from_ref(&img),
-            std::slice::from_ref(m),
-            &engine,
-            &Options::default(),
-            &|_| {},
-        )
-        .unwrap()
-        .remove(0)
-        .0
+        snz.compress_many(std::slice::from_ref(&img), std::slice::from_ref(m), &|_| {})
+            .unwrap()
+            .remove(0)
+            .bytes
     };
     let good = file(&meta(b"tEXt"));
     assert!(codec::decompress(&good, &engine, &Options::default(), &|_| {}).is_ok());

@@ -1,6 +1,7 @@
 mod bad_input;
 mod cli;
 mod determinism;
+mod front_door;
 mod fuzz_seeds;
 mod habits;
 mod hostile;
@@ -8,5 +9,7 @@ mod models;
 #[cfg(feature = "train")]
 mod parity;
 mod roundtrip;
+#[path = "../support/cli.rs"]
+pub mod run;
 mod size;
 pub mod util;

@@ -1,26 +1,10 @@
 //! The built-in models: `info` lists them, `compress` chooses one per image without a flag,
 //! the file's model id routes `decompress`, and `--model NAME` forces one.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use snailzip::{builtin, ColorType};
 
+use super::run::{fails, ok_output as snailzip};
 use super::util::structured;
-
-fn snailzip(dir: &Path, args: &[&str]) -> Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_snailzip"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
 
 #[test]
 fn compress_chooses_a_built_in_model_and_decompress_follows_the_file() {
@@ -79,11 +63,19 @@ fn compress_chooses_a_built_in_model_and_decompress_follows_the_file() {
         assert_eq!(back.unwrap(), img, "{}", m.name);
     }
     // an unknown name is a clear error
-    let o = Command::new(env!("CARGO_BIN_EXE_snailzip"))
-        .current_dir(d)
-        .args(["compress", "in.png", "-o", "x.snz", "--model", "nosuch"])
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no built-in model `nosuch`"));
+    let err = fails(
+        d,
+        &["compress", "in.png", "-o", "x.snz", "--model", "nosuch"],
+    );
+    assert!(err.contains("no built-in model `nosuch`"), "{err}");
+    assert!(err.contains("decode only: cifar-64k"), "{err}");
+    // a retired model decodes its files but never compresses
+    let err = fails(
+        d,
+        &["compress", "in.png", "-o", "x.snz", "--model", "cifar-f32"],
+    );
+    assert!(
+        err.contains("retired") && err.contains("cifar or photo"),
+        "{err}"
+    );
 }

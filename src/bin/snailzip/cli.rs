@@ -1,4 +1,6 @@
-//! Command-line flags, mirrored one to one in clap structs; validation happens in `main.rs`.
+//! Command-line flags, mirrored one to one in clap structs. clap checks each value's range
+//! as it parses; what needs several flags together is checked where a subcommand turns its
+//! flags into the library's options (`batch::Settings`, `bench_cmd`, `sample_cmd`).
 
 use std::path::PathBuf;
 
@@ -11,15 +13,14 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "snailzip", version, about, long_about = None)]
 pub struct Cli {
-    /// `-j N` before the subcommand (older spelling); only where threads matter.
-    #[arg(long, short = 'j', hide = true)]
-    pub threads: Option<usize>,
-    /// `-q` before the subcommand (older spelling); only where there is output to silence.
-    #[arg(long, short = 'q', hide = true)]
-    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// What `--model` names, for every subcommand that takes it.
+pub const MODEL_HELP: &str = "A built-in model by name (cifar, photo; `snailzip info` lists \
+    them) or a model file (.safetensors) [default: the automatic choice among the built-in \
+    models; decoding takes the model each file names]";
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -27,7 +28,7 @@ pub enum Command {
     Compress(CompressArgs),
     /// Decompress .snz files into PNGs (NAME.png.snz → NAME.png), or test them with -t.
     Decompress(DecompressArgs),
-    /// Show the headers of .snz files, or describe a model.
+    /// Show the headers of .snz files, list the built-in models, or describe one model.
     Info(InfoArgs),
     /// Measure bits/subpixel and speed against classic lossless codecs on a corpus.
     Bench(BenchArgs),
@@ -41,13 +42,39 @@ pub enum Command {
         #[command(flatten)]
         args: crate::train_cmd::TrainArgs,
     },
+    /// Write the man page or shell completions to standard output.
+    Generate(GenerateArgs),
+}
+
+impl Command {
+    /// Threads and quiet, where the subcommand has them (else the defaults).
+    pub fn run_args(&self) -> RunArgs {
+        let run = match self {
+            Command::Compress(a) => &a.coding.run,
+            Command::Decompress(a) => &a.coding.run,
+            Command::Bench(a) => &a.run,
+            Command::Sample(a) => {
+                return RunArgs {
+                    threads: a.threads,
+                    quiet: false,
+                }
+            }
+            #[cfg(feature = "train")]
+            Command::Train { run, .. } => run,
+            Command::Info(_) | Command::Generate(_) => return RunArgs::default(),
+        };
+        RunArgs {
+            threads: run.threads,
+            quiet: run.quiet,
+        }
+    }
 }
 
 /// Threads and progress output, for the subcommands where they act.
 #[derive(Args, Debug, Default)]
 pub struct RunArgs {
     /// Worker threads (default: all cores). Output bytes never depend on it.
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = at_least_one)]
     pub threads: Option<usize>,
     /// No progress bars or messages; errors only.
     #[arg(long, short = 'q')]
@@ -58,8 +85,8 @@ pub struct RunArgs {
 #[derive(Args, Debug)]
 pub struct CodingArgs {
     /// Input files (`-` for standard input) and folders. Without -o each output is written
-    /// next to its input.
-    #[arg(required = true, value_name = "PATH")]
+    /// next to its input. Without any, standard input is read when it is not a terminal.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Output: a file for one input (`-` for standard output), or a folder (created if
     /// missing) for several inputs, folders, -r, or an existing folder.
@@ -92,16 +119,17 @@ pub struct CodingArgs {
     /// decompress restores none.
     #[arg(long)]
     pub strip: bool,
-    /// Refuse images of more pixels than this (decoding time grows with it: about 28 min for
-    /// the default on two cores). Files compressed with a higher limit need it to decompress.
-    #[arg(long, value_name = "N", default_value_t = snailzip::codec::container::DEFAULT_MAX_PIXELS)]
+    /// Refuse images of more pixels than this (decoding time grows with it: the default, 64
+    /// Mpixel, takes about 8 minutes on two AVX-512 cores, 30 on two AVX2 cores). Files
+    /// compressed with a higher limit need it to decompress.
+    #[arg(long, value_name = "N", default_value_t = snailzip::limits::DEFAULT_MAX_PIXELS,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pixels: u64,
-    /// Model file (.safetensors) to use instead of the built-in model.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "NAME|PATH", help = MODEL_HELP)]
     pub model: Option<PathBuf>,
     /// Tiles stepped together through the network (speed only; output is identical)
     /// [default: the model's choice, 8 or 16].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub batch: Option<usize>,
     #[command(flatten)]
     pub run: RunArgs,
@@ -124,11 +152,16 @@ pub struct DecompressArgs {
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    /// .snz files to describe (none: describe the model).
-    #[arg(value_name = "FILE")]
+    /// .snz files and folders of them to describe (none: list the built-in models, or
+    /// describe the --model).
+    #[arg(value_name = "PATH")]
     pub inputs: Vec<PathBuf>,
-    /// Model file to check the .snz files against / to describe (default: built-in).
-    #[arg(long, value_name = "PATH")]
+    /// Descend into subfolders of folder inputs.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
+    /// The model to describe, or to check the files against [default: every built-in model,
+    /// retired ones included]: a built-in name (cifar, photo, ...) or a model file.
+    #[arg(long, value_name = "NAME|PATH")]
     pub model: Option<PathBuf>,
 }
 
@@ -165,11 +198,10 @@ pub struct BenchArgs {
     /// Also write the markdown table to a file.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
-    /// Model file (default: built-in).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "NAME|PATH", help = MODEL_HELP)]
     pub model: Option<PathBuf>,
     /// Tiles stepped together through the network [default: the model's choice, 8 or 16].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub batch: Option<usize>,
     #[command(flatten)]
     pub run: RunArgs,
@@ -179,24 +211,57 @@ pub struct BenchArgs {
 pub struct SampleArgs {
     /// Output PNG.
     pub output: PathBuf,
-    /// Number of images.
-    #[arg(long, default_value_t = 16)]
-    pub count: usize,
+    /// Number of images (1 to 4096).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub count: u16,
     /// Images per grid row.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
     pub columns: usize,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Model file (default: built-in).
-    #[arg(long, value_name = "PATH")]
+    /// A built-in model by name (cifar, photo) or a model file [default: cifar].
+    #[arg(long, value_name = "NAME|PATH")]
     pub model: Option<PathBuf>,
     /// Overwrite the output file if it exists.
     #[arg(long, short = 'f')]
     pub force: bool,
     /// Worker threads (default: all cores).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = at_least_one)]
     pub threads: Option<usize>,
+}
+
+/// What `snailzip generate` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generated {
+    /// The man page (roff), e.g. `snailzip generate man > ~/.local/share/man/man1/snailzip.1`.
+    Man,
+    /// bash completions.
+    CompleteBash,
+    /// zsh completions.
+    CompleteZsh,
+    /// fish completions.
+    CompleteFish,
+    /// PowerShell completions.
+    CompletePowershell,
+    /// elvish completions.
+    CompleteElvish,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// What to write.
+    #[arg(value_enum)]
+    pub what: Generated,
+}
+
+/// A count that must be at least 1.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -1,99 +1,107 @@
-//! `--model NAME|PATH`: which models a command may use. Without it, compression chooses per
-//! image among all built-in models and decompression takes the one the file names.
+//! `--model NAME|PATH`: the one place that turns a model argument into models. Without it,
+//! compression chooses per image among the current built-in models and decompression takes
+//! the model each file names, retired ones included.
 
 use std::path::Path;
 
-use anyhow::Context;
-use snailzip::codec::container::{self, Header, Limits};
-use snailzip::{builtin, Engine, Weights};
+use anyhow::{bail, Context};
+use snailzip::builtin::{self, Builtin};
+use snailzip::codec::{Codec, Model, Options};
+use snailzip::Weights;
 
-/// The models a command may use, in the order ties are broken.
-pub(crate) struct Models {
-    /// One engine per model.
-    pub engines: Vec<Engine>,
-    /// Their names for messages (`cifar`, `photo`, or a path).
-    pub names: Vec<String>,
-}
-
-impl Models {
-    /// `None`: all current built-in models (to compress); a built-in name: that one; else a
-    /// model file.
-    pub fn load(model: Option<&Path>) -> anyhow::Result<Models> {
-        Models::load_for(model, false)
-    }
-
-    /// As [`Models::load`], with the retired built-in models too when `model` is `None`
-    /// (to decode any file a released snailzip wrote).
-    pub fn load_to_decode(model: Option<&Path>) -> anyhow::Result<Models> {
-        Models::load_for(model, true)
-    }
-
-    fn load_for(model: Option<&Path>, retired: bool) -> anyhow::Result<Models> {
-        let mut out = Models {
-            engines: Vec::new(),
-            names: Vec::new(),
-        };
-        let mut add = |w: &Weights, name: String| {
-            out.engines.push(Engine::new(w));
-            out.names.push(name);
-        };
-        match model {
-            None => {
-                let old = if retired {
-                    builtin::retired()
-                } else {
-                    Vec::new()
-                };
-                for m in builtin::models().into_iter().chain(old) {
-                    add(&m.weights()?, m.name.to_string());
-                }
-            }
-            Some(p) => {
-                if is_builtin_name(p) {
-                    let m = builtin::find(&p.to_string_lossy())?;
-                    add(&m.weights()?, m.name.to_string());
-                } else {
-                    let w = Weights::load(p)
-                        .with_context(|| format!("cannot load model {}", p.display()))?;
-                    add(&w, p.display().to_string());
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Reads a file's header and checks that one of the models made it.
-    ///
-    /// # Errors
-    /// As [`container::read_header`], or [`snailzip::Error::ModelMismatch`].
-    pub fn check(&self, bytes: &[u8], limits: &Limits) -> snailzip::Result<Header> {
-        let (header, _) = container::read_header(bytes, limits)?;
-        if !self
-            .engines
-            .iter()
-            .any(|e| header.model_id.matches(&e.id()))
-        {
-            return Err(snailzip::Error::ModelMismatch {
-                file: header.model_id.to_string(),
-                loaded: self
-                    .engines
-                    .iter()
-                    .map(|e| snailzip::error::hex_id(&e.id()))
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-            });
-        }
-        Ok(header)
-    }
-
-    /// The engines, borrowed, for the codec.
-    pub fn refs(&self) -> Vec<&Engine> {
-        self.engines.iter().collect()
-    }
+/// What a `--model` argument names.
+enum Named {
+    Builtin(Builtin),
+    File,
 }
 
 /// Whether `--model` names a built-in model rather than a file: no `/` or `.` in it and no
 /// file of that name here.
-pub(crate) fn is_builtin_name(p: &Path) -> bool {
+fn is_builtin_name(p: &Path) -> bool {
     !p.to_string_lossy().contains(['/', '.']) && !p.is_file()
+}
+
+fn resolve(p: &Path) -> anyhow::Result<Named> {
+    if !is_builtin_name(p) {
+        return Ok(Named::File);
+    }
+    let name = p.to_string_lossy();
+    match builtin::find(&name) {
+        Ok(b) => Ok(Named::Builtin(b)),
+        Err(_) => {
+            let names = |retired: bool| -> Vec<&str> {
+                builtin::all()
+                    .iter()
+                    .filter(|m| m.retired == retired)
+                    .map(|m| m.name)
+                    .collect()
+            };
+            bail!(
+                "no built-in model `{name}` (built in: {}; decode only: {}; or name a \
+                 .safetensors file)",
+                names(false).join(", "),
+                names(true).join(", ")
+            )
+        }
+    }
+}
+
+fn from_file(p: &Path) -> anyhow::Result<Weights> {
+    Weights::load(p).with_context(|| format!("cannot load model {}", p.display()))
+}
+
+/// The model `p` names, for a codec.
+fn model(p: &Path) -> anyhow::Result<Model> {
+    Ok(match resolve(p)? {
+        Named::Builtin(b) => Model::builtin(&b)?,
+        Named::File => Model::new(p.display().to_string(), &from_file(p)?),
+    })
+}
+
+/// A codec to compress with: the current built-in models (chosen per image), or the one
+/// `--model` names, which must not be a retired one.
+pub(crate) fn to_compress(arg: Option<&Path>, options: Options) -> anyhow::Result<Codec> {
+    let models = match arg {
+        None => builtin::models()
+            .iter()
+            .map(Model::builtin)
+            .collect::<snailzip::Result<Vec<_>>>()?,
+        Some(p) => {
+            let m = model(p)?;
+            if m.decode_only {
+                let current: Vec<&str> = builtin::models().iter().map(|b| b.name).collect();
+                bail!(
+                    "model {} is retired: it only decodes the files it wrote (compress with {})",
+                    m.name,
+                    current.join(" or ")
+                );
+            }
+            vec![m]
+        }
+    };
+    Ok(Codec::from_models(models)?.with_options(options)?)
+}
+
+/// A codec to decode with: every built-in model, retired ones included, or the one `--model`
+/// names.
+pub(crate) fn to_decode(arg: Option<&Path>, options: Options) -> anyhow::Result<Codec> {
+    let codec = match arg {
+        None => Codec::builtin()?,
+        Some(p) => Codec::from_models(vec![model(p)?])?,
+    };
+    Ok(codec.with_options(options)?)
+}
+
+/// One model's weights and a description for messages (`None`: `cifar`).
+pub(crate) fn weights(arg: Option<&Path>) -> anyhow::Result<(Weights, String)> {
+    match arg {
+        None => weights(Some(Path::new("cifar"))),
+        Some(p) => match resolve(p)? {
+            Named::Builtin(b) => Ok((
+                b.weights()?,
+                format!("built-in model {} ({})", b.name, b.file),
+            )),
+            Named::File => Ok((from_file(p)?, p.display().to_string())),
+        },
+    }
 }

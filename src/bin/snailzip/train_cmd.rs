@@ -195,7 +195,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
             args.config,
             args.batch,
             rayon::current_num_threads(),
-            crate::peak_rss_mib().unwrap_or(f64::NAN)
+            crate::bench_cmd::peak_rss_mib().unwrap_or(f64::NAN)
         );
         return Ok(());
     }
@@ -227,7 +227,11 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     opts.eval_test = args.eval_test;
     opts.limit = args.limit;
     opts.holdout = args.holdout;
-    opts.progress = !quiet;
+    let bar = crate::progress::train_bar(quiet);
+    opts.on_step = Some(train::StepCallback(std::sync::Arc::new({
+        let bar = bar.clone();
+        move |r: &train::StepReport| crate::progress::train_step(&bar, r)
+    })));
     opts.stop = install_stop_handler();
     eprintln!(
         "training {} ({} parameters) on {}, {} threads, output {}",
@@ -237,7 +241,9 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         rayon::current_num_threads(),
         opts.out.display()
     );
-    let s = train::train(&opts)?;
+    let s = train::train(&opts);
+    bar.finish();
+    let s = s?;
     let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
     println!(
         "done: {} steps, {} images, {:.0} s ({:.2} img/s this session); train {} / val {} / test {} \
@@ -251,7 +257,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         f(s.test_bpd),
         s.model_path.display(),
         s.exported,
-        crate::peak_rss_mib().unwrap_or(f64::NAN)
+        crate::bench_cmd::peak_rss_mib().unwrap_or(f64::NAN)
     );
     Ok(())
 }
