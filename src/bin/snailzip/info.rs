@@ -62,6 +62,16 @@ fn list_builtin() -> anyhow::Result<()> {
         println!("  {:<10} {}", m.name, m.about);
     }
     println!("(`snailzip info --model NAME` describes one)");
+    let isa = snailzip::arith::Isa::best();
+    let capped = match std::env::var(snailzip::arith::ISA_VARIABLE) {
+        Ok(v) if !v.is_empty() => format!(", capped by {}={v}", snailzip::arith::ISA_VARIABLE),
+        _ => String::new(),
+    };
+    println!(
+        "this machine: {} kernels{capped}, {} worker threads by default",
+        isa.name(),
+        rayon::current_num_threads()
+    );
     Ok(())
 }
 
