@@ -5,24 +5,18 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn data_dir() -> Option<PathBuf> {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("SNAILZIP_DATA").map(|d| PathBuf::from(d).join("cifar-10-batches-bin")),
-        Some(here.join("../shared/data/cifar-10-batches-bin")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|d| d.join("data_batch_1.bin").is_file())
-}
+#[path = "it/skip.rs"]
+mod skip;
 
 #[test]
 fn cli_trains_tiny_model_and_resumes() {
-    let Some(data) = data_dir() else {
-        eprintln!("skipping: CIFAR-10 not found (set SNAILZIP_DATA)");
+    let Some(data) = skip::data_with(
+        "cifar-10-batches-bin/data_batch_1.bin",
+        "training on CIFAR-10",
+    ) else {
         return;
     };
+    let data = data.join("cifar-10-batches-bin");
     let out = tempfile::tempdir().unwrap();
     let run = |extra: &[&str]| {
         let status = Command::new(env!("CARGO_BIN_EXE_snailzip"))
