@@ -7,6 +7,11 @@
 # container version), and the library's bit-exactness unit tests (f16 cache, kernels at
 # every available level, container, weights).
 #
+# On 2026-12-02, on the 2-core development machine (shared with other builds), from a cold
+# target folder: aarch64 built in 272 s and tested in 30 s, s390x built in 358 s and tested
+# in 142 s (qemu emulates s390x much more slowly), 13 min 22 s in all; everything passed.
+# .ci/run calls it only with SNAILZIP_CROSS set.
+#
 # Installs what is missing: the rustup targets and, with apt-get (as root), qemu-user and the
 # cross gcc/libc. Usage: scripts/cross.sh [TARGET...] (default: both targets).
 set -euo pipefail
@@ -58,10 +63,10 @@ for t in "${targets[@]}"; do
     cargo test --no-default-features --target "$t" --lib --test main --no-run --quiet
     built=$(date +%s)
     echo "== $t: library bit-exactness tests"
-    cargo test --no-default-features --target "$t" --lib --quiet -- \
+    cargo test --no-default-features --target "$t" --lib -- \
         engine:: codec::container codec::mixture weights:: || status=1
     echo "== $t: golden hashes, x86-64 files, fuzz seeds"
-    cargo test --no-default-features --target "$t" --test main --quiet -- \
+    cargo test --no-default-features --target "$t" --test main -- \
         it::determinism it::golden it::fuzz_seeds || status=1
     echo "== $t: built in $((built - start)) s, tested in $(($(date +%s) - built)) s"
 done
