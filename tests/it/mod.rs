@@ -8,6 +8,7 @@ mod hostile;
 mod models;
 #[cfg(feature = "train")]
 mod parity;
+mod regressions;
 mod roundtrip;
 mod size;
 pub mod skip;
