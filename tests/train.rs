@@ -2,30 +2,23 @@
 //! a model that `Weights::load` accepts, then resumed.
 #![cfg(feature = "train")]
 
-use std::path::PathBuf;
-use std::process::Command;
-
-fn data_dir() -> Option<PathBuf> {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("SNAILZIP_DATA").map(|d| PathBuf::from(d).join("cifar-10-batches-bin")),
-        Some(here.join("../shared/data/cifar-10-batches-bin")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|d| d.join("data_batch_1.bin").is_file())
-}
+#[path = "support/cli.rs"]
+mod run;
+#[path = "it/skip.rs"]
+mod skip;
 
 #[test]
 fn cli_trains_tiny_model_and_resumes() {
-    let Some(data) = data_dir() else {
-        eprintln!("skipping: CIFAR-10 not found (set SNAILZIP_DATA)");
+    let Some(data) = skip::data_with(
+        "cifar-10-batches-bin/data_batch_1.bin",
+        "training on CIFAR-10",
+    ) else {
         return;
     };
+    let data = data.join("cifar-10-batches-bin");
     let out = tempfile::tempdir().unwrap();
     let run = |extra: &[&str]| {
-        let status = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+        let status = run::command()
             .args([
                 "train",
                 "--dataset",
@@ -71,7 +64,7 @@ fn cli_trains_tiny_model_and_resumes() {
         assert!(out.path().join(f).is_file(), "{f} missing");
     }
     // a second run refuses to overwrite, --resume continues to the new step count
-    let again = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+    let again = run::command()
         .args([
             "train",
             "--config",
@@ -132,7 +125,7 @@ fn cli_trains_tiny_model_and_resumes() {
         ["compress", "in.png", "-o", "in.snz"],
         ["decompress", "in.snz", "-o", "back.png"],
     ] {
-        let r = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+        let r = run::command()
             .current_dir(out.path())
             .args(args)
             .arg("--model")
@@ -152,7 +145,7 @@ fn cli_trains_tiny_model_and_resumes() {
 fn config_lists_are_parsed_and_checked() {
     let out = tempfile::tempdir().unwrap();
     let train = |config: &str| {
-        Command::new(env!("CARGO_BIN_EXE_snailzip"))
+        run::command()
             .args(["train", "--steps", "1", "--quiet", "--config", config])
             .arg("--data-dir")
             .arg(out.path().join("nowhere"))
@@ -175,7 +168,7 @@ fn config_lists_are_parsed_and_checked() {
 #[test]
 fn missing_data_explains_how_to_get_it() {
     let out = tempfile::tempdir().unwrap();
-    let r = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+    let r = run::command()
         .args(["train", "--config", "tiny", "--steps", "1", "--data-dir"])
         .arg(out.path().join("nowhere"))
         .arg("--out")
@@ -220,7 +213,7 @@ fn cli_trains_on_a_folder_holding_out_whole_images_then_fine_tunes_with_init() {
     assert!(!held.is_empty() && held.len() < names.len(), "{held:?}");
     let dataset = format!("dir:{}", images.path().display());
     let train = |out: &std::path::Path, extra: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+        let o = run::command()
             .args(["train", "--dataset", &dataset, "--config", "tiny"])
             .args([
                 "--batch",
@@ -270,7 +263,7 @@ fn cli_trains_on_a_folder_holding_out_whole_images_then_fine_tunes_with_init() {
     assert!(tuned.metadata()["snailzip.train.init"].contains(&id));
     assert_ne!(tuned.id(), base.id(), "three steps must move the weights");
     // --init and --resume do not mix; a model of another config is refused
-    let o = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+    let o = run::command()
         .args([
             "train",
             "--dataset",

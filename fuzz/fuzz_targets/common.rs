@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use snailzip::Limits;
-use snailzip::codec::Options;
+use snailzip::codec::{Codec, Options};
 use snailzip::{Config, Engine, Weights};
 
 /// The tiny random model every target without "builtin" in its name uses.
@@ -23,6 +23,13 @@ pub fn options_for(max_pixels: u64) -> Options {
         },
         ..Options::default()
     }
+}
+
+/// A codec of the tiny model with `options`.
+pub fn tiny_codec(options: Options) -> Codec {
+    Codec::with_engine(tiny().clone())
+        .with_options(options)
+        .unwrap()
 }
 
 /// [`options_for`] 32×32 pixels (one tile), for the tiny model.

@@ -1,4 +1,4 @@
-//! Arbitrary bytes into `decompress_choosing` with every built-in model, current and retired
+//! Arbitrary bytes into `Codec::decompress` with every built-in model, current and retired
 //! (what `snailzip decompress` does): inputs that start with a built-in model's id get past
 //! the model check. At most 16×16 pixels (the built-in models are slow under the sanitizer).
 #![no_main]
@@ -6,20 +6,18 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use snailzip::{builtin, codec, Engine};
+use snailzip::codec::Codec;
 
 #[path = "common.rs"]
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    static ENGINES: OnceLock<Vec<Engine>> = OnceLock::new();
-    let engines = ENGINES.get_or_init(|| {
-        builtin::models()
-            .into_iter()
-            .chain(builtin::retired())
-            .map(|m| Engine::new(&m.weights().unwrap()))
-            .collect()
+    static CODEC: OnceLock<Codec> = OnceLock::new();
+    let codec = CODEC.get_or_init(|| {
+        Codec::builtin()
+            .unwrap()
+            .with_options(common::options_for(16 * 16))
+            .unwrap()
     });
-    let refs: Vec<&Engine> = engines.iter().collect();
-    let _ = codec::decompress_choosing(&[data], &refs, &common::options_for(16 * 16), &|_| {});
+    let _ = codec.decompress(data);
 });

@@ -3,7 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use snailzip::codec;
+use std::sync::OnceLock;
+
+use snailzip::codec::Codec;
 use snailzip::image_io::{Chunk, Metadata};
 use snailzip::{ColorType, Image};
 
@@ -37,18 +39,16 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Metadata::default()
     };
-    let engine = common::tiny();
-    let options = common::options();
-    let files = codec::compress_many_with_metadata(
-        std::slice::from_ref(&image),
-        std::slice::from_ref(&metadata),
-        engine,
-        &options,
-        &|_| {},
-    )
-    .unwrap();
-    let (back, meta) =
-        codec::decompress_with_metadata(&files[0].0, engine, &options, &|_| {}).unwrap();
-    assert_eq!(back, image);
-    assert_eq!(meta, metadata);
+    static CODEC: OnceLock<Codec> = OnceLock::new();
+    let codec = CODEC.get_or_init(|| common::tiny_codec(common::options()));
+    let files = codec
+        .compress_many(
+            std::slice::from_ref(&image),
+            std::slice::from_ref(&metadata),
+            &|_| {},
+        )
+        .unwrap();
+    let back = codec.decompress(&files[0].bytes).unwrap();
+    assert_eq!(back.image, image);
+    assert_eq!(back.metadata, metadata);
 });

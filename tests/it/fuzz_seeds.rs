@@ -1,16 +1,18 @@
 //! The fuzzers' seed corpora (`fuzz/seeds/`) are valid inputs of today's code: `.snz` seeds
-//! decode with the fuzzers' tiny model (seed 7), image seeds decode or are refused as
-//! intended, the model seed loads. `SNAILZIP_WRITE_FUZZ_SEEDS=1 cargo test --release
-//! fuzz_seeds` writes them afresh.
+//! decode with the fuzzers' tiny model (seed 7) and cover every container version and the
+//! metadata section, and the header target rebuilds each of them from its seed; image seeds
+//! decode or are refused as intended; the model seed loads.
+//! `SNAILZIP_WRITE_FUZZ_SEEDS=1 cargo test --release fuzz_seeds` writes them afresh.
 
 use std::path::{Path, PathBuf};
 
-use snailzip::codec::{self, Codec, Options};
+use snailzip::codec::container;
+use snailzip::codec::{self, Codec, Logarithm, Options};
 use snailzip::image_io::{Chunk, Metadata};
 use snailzip::Limits;
 use snailzip::{ColorType, Config, Engine, Image, Weights};
 
-use super::util::{cmyk_tiff, png_with_chunks, png_with_metadata, structured};
+use super::util::{as_version_1, cmyk_tiff, png_with_chunks, png_with_metadata, structured};
 
 fn seeds_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds")
@@ -20,6 +22,52 @@ fn tiny() -> (Weights, Engine) {
     let w = Weights::random(&Config::tiny(), 7);
     let e = Engine::new(&w);
     (w, e)
+}
+
+/// Where a `.snz` file's color byte and checksum are and its sizes end (sizes below 128: one
+/// byte each).
+fn header_layout(file: &[u8]) -> (usize, usize, usize) {
+    if file[3] == 1 {
+        (12, 14, 20) // 8 id bytes, and the tile size after the color
+    } else {
+        (8, 9, 15)
+    }
+}
+
+/// The `decompress_header` input from which that target rebuilds `file` (of at most 32×32
+/// pixels): width - 1, height - 1, color - 1 plus (version - 1) × 4, the checksum, then the
+/// bytes after the sizes.
+fn header_input(file: &[u8]) -> Vec<u8> {
+    let (color, crc, end) = header_layout(file);
+    let (width, height) = (file[end - 2], file[end - 1]);
+    assert!((1..=32).contains(&width) && (1..=32).contains(&height));
+    let color = file[color];
+    let mut input = vec![width - 1, height - 1, (color - 1) | ((file[3] - 1) << 2)];
+    input.extend_from_slice(&file[crc..crc + 4]);
+    input.extend_from_slice(&file[end..]);
+    input
+}
+
+/// The file `fuzz/fuzz_targets/decompress_header.rs` builds from `input` (the same steps).
+fn header_target_file(input: &[u8], engine: &Engine) -> Vec<u8> {
+    let width = 1 + input[0] % 32;
+    let height = 1 + input[1] % 32;
+    let color = 1 + input[2] % 4;
+    let version = 1 + (input[2] >> 2) % container::VERSION_METADATA;
+    let mut file = b"SNZ".to_vec();
+    file.push(version);
+    if version == 1 {
+        file.extend_from_slice(&engine.id());
+        file.push(color);
+        file.push(snailzip::config::TILE as u8);
+    } else {
+        file.extend_from_slice(&engine.id()[..4]);
+        file.push(color);
+    }
+    file.extend_from_slice(&input[3..7]);
+    file.extend_from_slice(&[width, height]);
+    file.extend_from_slice(&input[7..]);
+    file
 }
 
 /// The seeds, by fuzz target: (target, file name, bytes).
@@ -40,35 +88,47 @@ fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
             data: b"Comment\0seed".to_vec(),
         }],
     };
+    let encode = |img: &Image, meta: &Metadata, logarithm: Logarithm| {
+        let options = Options {
+            logarithm,
+            ..Options::default()
+        };
+        Codec::with_engine(engine.clone())
+            .with_options(options)
+            .unwrap()
+            .compress_many(
+                std::slice::from_ref(img),
+                std::slice::from_ref(meta),
+                &|_| {},
+            )
+            .unwrap()
+            .remove(0)
+            .bytes
+    };
+    // every container version the decoder reads: today's 4 and 5 (metadata), the legacy 2
+    // and 3 (platform logarithm) and 1 (the version 2 payloads behind the older header)
+    let mut files = Vec::new();
     for (k, img) in images.iter().enumerate() {
         let meta = if k == 2 {
             text.clone()
         } else {
             Metadata::default()
         };
-        let file = Codec::with_engine(engine.clone())
-            .with_options(o.clone())
-            .unwrap()
-            .compress_many(
-                std::slice::from_ref(img),
-                std::slice::from_ref(&meta),
-                &|_| {},
-            )
-            .unwrap()
-            .remove(0)
-            .bytes;
-        out.push(("decompress", format!("file{k}.snz"), file.clone()));
-        // decompress_header: width, height, color (+0x80: version 3), 4 checksum bytes, then
-        // the file's bytes after its header
-        let header_end = 13 + 2;
-        let mut tail = vec![
-            (img.width - 1) as u8,
-            (img.height - 1) as u8,
-            img.color.code() - 1 + if k == 2 { 0x80 } else { 0 },
-        ];
-        tail.extend_from_slice(&file[9..13]);
-        tail.extend_from_slice(&file[header_end..]);
-        out.push(("decompress_header", format!("tail{k}"), tail));
+        files.push((format!("file{k}.snz"), encode(img, &meta, Logarithm::Libm)));
+    }
+    let v2 = encode(&images[0], &Metadata::default(), Logarithm::Platform);
+    files.push(("legacy-v1.snz".into(), as_version_1(&v2, &engine)));
+    files.push(("legacy-v2.snz".into(), v2));
+    files.push((
+        "legacy-v3.snz".into(),
+        encode(&images[2], &text, Logarithm::Platform),
+    ));
+    for (name, file) in files {
+        let tail = format!("tail-{}", name.trim_end_matches(".snz"));
+        out.push(("decompress_header", tail, header_input(&file)));
+        out.push(("decompress", name, file));
+    }
+    for (k, img) in images.iter().enumerate() {
         // roundtrip: size, layout, metadata flags, then pixels
         let mut rt = vec![
             img.width as u8 - 1,
@@ -84,6 +144,14 @@ fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
     let small = structured(12, 10, ColorType::Rgb, 5);
     let (file, _) = codec::compress(&small, &builtin, &o, &|_| {}).unwrap();
     out.push(("decompress_builtin", "file0.snz".into(), file));
+    // and a retired model's file, of the version it wrote
+    let retired = Engine::new(&snailzip::builtin::retired()[0].weights().unwrap());
+    let legacy = Options {
+        logarithm: Logarithm::Platform,
+        ..Options::default()
+    };
+    let (file, _) = codec::compress(&small, &retired, &legacy, &|_| {}).unwrap();
+    out.push(("decompress_builtin", "retired-v2.snz".into(), file));
     let png = images[0].to_png().unwrap();
     out.push(("image_input", "plain.png".into(), png.clone()));
     out.push((
@@ -134,10 +202,42 @@ fn fuzz_seeds_are_valid_inputs() {
         v
     };
     let bytes = |p: &Path| std::fs::read(p).unwrap();
+    // .snz seeds decode, and re-encode to the same file with the arithmetic their version
+    // names (what the decompress target asserts); every version is among them
+    let mut versions = Vec::new();
     for p in read_dir("decompress") {
-        codec::decompress(&bytes(&p), &engine, &Options::default(), &|_| {})
+        let file = bytes(&p);
+        let back = Codec::with_engine(engine.clone())
+            .decompress(&file)
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let options = Options {
+            logarithm: container::logarithm(file[3]),
+            ..Options::default()
+        };
+        let again = Codec::with_engine(engine.clone())
+            .with_options(options)
+            .unwrap()
+            .compress_many(&[back.image], &[back.metadata], &|_| {})
+            .unwrap()
+            .remove(0)
+            .bytes;
+        if file[3] == 1 {
+            assert_eq!(as_version_1(&again, &engine), file, "{}", p.display());
+        } else {
+            assert!(again == file, "{}: re-encodes differently", p.display());
+        }
+        versions.push(file[3]);
+        // the header target rebuilds exactly this file from its seed
+        let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+        let tail = bytes(&dir.join("decompress_header").join(format!("tail-{stem}")));
+        assert!(header_target_file(&tail, &engine) == file, "tail-{stem}");
     }
+    versions.sort();
+    versions.dedup();
+    assert_eq!(
+        versions,
+        (1..=container::VERSION_METADATA).collect::<Vec<_>>()
+    );
     for p in read_dir("image_input") {
         let r = Image::decode_with_metadata(&bytes(&p), &Limits::default());
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
@@ -148,7 +248,16 @@ fn fuzz_seeds_are_valid_inputs() {
         let w = Weights::from_bytes(&bytes(&p)).unwrap();
         assert_eq!(w.id(), tiny().0.id());
     }
-    for t in ["decompress_header", "decompress_builtin", "roundtrip"] {
-        assert!(!read_dir(t).is_empty(), "{t}");
+    // one header seed per .snz seed (each checked above)
+    assert_eq!(
+        read_dir("decompress_header").len(),
+        read_dir("decompress").len()
+    );
+    let builtins = Codec::builtin().unwrap();
+    for p in read_dir("decompress_builtin") {
+        builtins
+            .decompress(&bytes(&p))
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     }
+    assert!(!read_dir("roundtrip").is_empty());
 }

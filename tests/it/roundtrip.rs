@@ -39,7 +39,7 @@ fn constant_images() {
 
 #[test]
 fn cifar_test_images() {
-    let Some(images) = cifar_test(500) else {
+    let Some(images) = cifar_test(500, "round trips of CIFAR-10 test images") else {
         return;
     };
     assert_eq!(images.len(), 500);
@@ -52,7 +52,9 @@ fn cifar_test_images() {
 
 #[test]
 fn kodak_images() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = data_dir("kodak/kodim23.png", "round trips of Kodak photos") else {
+        return;
+    };
     let engine = tiny_engine(14);
     for name in ["kodim04.png", "kodim23.png"] {
         let bytes = std::fs::read(dir.join("kodak").join(name)).unwrap();

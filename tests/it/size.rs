@@ -30,7 +30,9 @@ fn check_overhead(engine: &Engine, images: &[snailzip::Image]) {
 
 #[test]
 fn payload_matches_nll_on_cifar() {
-    let Some(images) = cifar_test(40) else { return };
+    let Some(images) = cifar_test(40, "payload sizes on CIFAR-10 test images") else {
+        return;
+    };
     let engine = Engine::new(&Weights::random(&Config::base(), 0));
     check_overhead(&engine, &images[..10]);
     let tiny = Engine::new(&Weights::random(&Config::tiny(), 2));

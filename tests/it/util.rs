@@ -6,27 +6,16 @@ use snailzip::codec::{self, Options};
 use snailzip::weights::SplitMix64;
 use snailzip::{ColorType, Config, Engine, Image, Weights};
 
-/// The data folder (`$SNAILZIP_DATA`, else `../shared/data` beside the repository), or
-/// `None` with a printed notice when it is absent.
-pub fn data_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os(snailzip::corpus::DATA_ENV) {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
-    };
-    if dir.join("cifar-10-batches-bin/test_batch.bin").exists() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "NOTICE: test data not found at {} (set SNAILZIP_DATA); skipping data-dependent checks",
-            dir.display()
-        );
-        None
-    }
+/// The data folder (`$SNAILZIP_DATA`, else `../shared/data` beside the repository) if it
+/// holds `file`; else `None`, after a notice (a failure under CI) naming `what` is skipped.
+pub fn data_dir(file: &str, what: &str) -> Option<PathBuf> {
+    super::skip::data_with(file, what)
 }
 
-/// The first `n` CIFAR-10 test images, if the data is present.
-pub fn cifar_test(n: usize) -> Option<Vec<Image>> {
-    let dir = data_dir()?;
+/// The first `n` CIFAR-10 test images, if the data is present (else `what` is skipped
+/// loudly, see [`data_dir`]).
+pub fn cifar_test(n: usize, what: &str) -> Option<Vec<Image>> {
+    let dir = data_dir("cifar-10-batches-bin/test_batch.bin", what)?;
     let records = snailzip::corpus::read_cifar(&dir.join("cifar-10-batches-bin/test_batch.bin"))
         .expect("readable test batch");
     // records are grouped by class: take every 20th to see all classes
@@ -89,6 +78,18 @@ pub fn round_trip(image: &Image, engine: &Engine, options: &Options) -> (Vec<u8>
         image.color
     );
     (bytes, stats)
+}
+
+/// The version 1 form of a version 2 `.snz` file: all 8 model id bytes, then color, the tile
+/// size byte and the rest of the version 2 file (checksum, sizes, tile table, payloads).
+pub fn as_version_1(v2: &[u8], engine: &Engine) -> Vec<u8> {
+    assert_eq!(v2[3], 2);
+    let mut v1 = b"SNZ\x01".to_vec();
+    v1.extend_from_slice(&engine.id());
+    v1.push(v2[8]);
+    v1.push(snailzip::config::TILE as u8);
+    v1.extend_from_slice(&v2[9..]);
+    v1
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -6,10 +6,18 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+/// The binary as a [`Command`] with empty standard input, for tests that pass paths and
+/// other non-text arguments.
+pub fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_snailzip"));
+    c.stdin(Stdio::null());
+    c
+}
+
 /// Runs `snailzip ARGS` in `dir` with `input` piped to standard input (`None`: empty
 /// standard input).
 pub fn run_with_stdin(dir: &Path, args: &[&str], input: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_snailzip"))
+    let mut child = command()
         .current_dir(dir)
         .args(args)
         .stdin(if input.is_some() {
