@@ -2,7 +2,6 @@
 //! a model that `Weights::load` accepts, then resumed.
 #![cfg(feature = "train")]
 
-use std::path::PathBuf;
 use std::process::Command;
 
 #[path = "it/skip.rs"]
