@@ -4,8 +4,9 @@
 # and s390x (big-endian), and runs under qemu-user the tests that pin the arithmetic and the
 # format: the golden hashes and bytes (it::determinism), the x86-64-written .snz files of
 # every version and built-in model decoded in process (it::golden), the fuzz seeds (every
-# container version), and the library's bit-exactness unit tests (f16 cache, kernels at
-# every available level, container, weights).
+# container version), the malformed-input corpus (it::regressions), and the library's
+# bit-exactness unit tests (f16 cache, kernels at every available level, container,
+# weights).
 #
 # On 2026-12-02, on the 2-core development machine (shared with other builds), from a cold
 # target folder: aarch64 built in 272 s and tested in 30 s, s390x built in 358 s and tested
@@ -67,7 +68,7 @@ for t in "${targets[@]}"; do
         arith:: engine:: codec::container codec::mixture weights:: || status=1
     echo "== $t: golden hashes, x86-64 files, fuzz seeds"
     cargo test --no-default-features --target "$t" --test main -- \
-        it::determinism it::golden it::fuzz_seeds || status=1
+        it::determinism it::golden it::fuzz_seeds it::regressions || status=1
     echo "== $t: built in $((built - start)) s, tested in $(($(date +%s) - built)) s"
 done
 exit $status
