@@ -3,7 +3,7 @@
 //! Each shipped model that exists at build time is embedded in the binary: `cifar`
 //! (`models/default.safetensors`, trained on CIFAR-10's 32×32 images) and `photo`
 //! (`models/photo.safetensors`, trained on photographs). Compression tries them all on a
-//! sample of each image's tiles and keeps the smaller ([`crate::codec::Codec`]);
+//! sample of each image's tiles and keeps the smaller (`Codec::builtin` in the codec);
 //! a file's model id names the one that decodes it. Models that shipped earlier and were
 //! replaced stay embedded as *retired* models ([`retired`]): never used to compress, they
 //! decode the files they wrote. A retired model may be the weights of a current one with

@@ -87,7 +87,7 @@ impl Checkpoint {
                 }
             }
         }
-        crate::atomic_write(path, &bytes, true)
+        crate::atomic::atomic_write(path, &bytes, true)
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].

@@ -580,7 +580,7 @@ fn export(
     w.save(&model_path)?;
     let rows = report::read_rows(&opts.out.join("log.csv"));
     report::plot_loss(&rows, &opts.out.join("loss.png"))?;
-    crate::atomic_write(
+    crate::atomic::atomic_write(
         &opts.out.join("loss.svg"),
         report::loss_svg(&rows).as_bytes(),
         true,
@@ -635,7 +635,7 @@ fn export(
         val = fmt(run.val_bpd),
         test = fmt(test_bpd),
     );
-    crate::atomic_write(&opts.out.join("MODEL_CARD.md"), card.as_bytes(), true)?;
+    crate::atomic::atomic_write(&opts.out.join("MODEL_CARD.md"), card.as_bytes(), true)?;
     Ok(model_path)
 }
 
