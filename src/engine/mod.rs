@@ -10,6 +10,8 @@
 //! or on which tiles share a batch (see [`ops`] for the arithmetic contract).
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
 pub mod ops;
 

@@ -61,7 +61,7 @@ impl Linear {
 
     /// `out[r][o] = bias[o] + Σ_i input[r][i] · wt[i][o]`, summed in ascending `i`, for
     /// `rows` rows. Register blocks are sized per instruction set (8 rows with AVX-512's 32
-    /// registers, 4 otherwise); the sum of each output is the same at every size.
+    /// registers, 6 with AVX2, 4 otherwise); the sum of each output is the same at every size.
     pub fn forward(&self, isa: Isa, input: &[f32], rows: usize, out: &mut [f32]) {
         linear(isa, self, input, rows, out);
     }
@@ -70,7 +70,7 @@ impl Linear {
 multiversion! {
     fn linear(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
         avx512: linear_avx512(layer, input, rows, out),
-        avx2: linear_kernel::<4>(layer, input, rows, out),
+        avx2: linear_avx2(layer, input, rows, out),
         portable: linear_kernel::<4>(layer, input, rows, out),
     }
 }
@@ -143,6 +143,40 @@ unsafe fn linear_avx512(layer: &Linear, input: &[f32], rows: usize, out: &mut [f
         }
         while o0 + 16 <= cout {
             unsafe { hand::<1>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
+            o0 += 16;
+        }
+        while o0 < cout {
+            block::<ROWS, 1>(layer, x, (&layer.wt[o0..], cout), o0, o);
+            o0 += 1;
+        }
+    }
+    linear_kernel::<4>(
+        layer,
+        &input[full * cin..],
+        rows - full,
+        &mut out[full * cout..],
+    );
+}
+
+/// The dense layer with AVX2: 6-row blocks by hand (see [`super::avx2`]), the rest with the
+/// portable blocks.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn linear_avx2(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
+    use super::avx2::{block as hand, ROWS};
+    let (cin, cout) = (layer.cin, layer.cout);
+    assert!(input.len() >= rows * cin && out.len() >= rows * cout);
+    let full = rows / ROWS * ROWS;
+    for r in (0..full).step_by(ROWS) {
+        let x = &input[r * cin..(r + ROWS) * cin];
+        let o = &mut out[r * cout..(r + ROWS) * cout];
+        let mut o0 = 0;
+        while o0 + 16 <= cout {
+            // SAFETY: the CPU supports AVX2 (this function's contract).
+            unsafe { hand(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
             o0 += 16;
         }
         while o0 < cout {
@@ -594,7 +628,7 @@ mod tests {
             let wt: Vec<f32> = (0..cin * cout).map(|_| rand()).collect();
             let bias: Vec<f32> = (0..cout).map(|_| rand()).collect();
             let layer = Linear::new(cin, cout, &wt, bias.clone());
-            for rows in [1, 2, 3, 4, 5, 8, 9, 11, 17] {
+            for rows in [1, 2, 3, 4, 5, 6, 8, 9, 11, 12, 16, 17] {
                 let x: Vec<f32> = (0..rows * cin).map(|_| rand()).collect();
                 let want = bits(&reference(&wt, &bias, &x, rows));
                 for isa in Isa::available() {
