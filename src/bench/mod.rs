@@ -191,7 +191,12 @@ pub fn run_snailzip(
         name: "snailzip".into(),
         images: corpus.images.len(),
         model_bits: Some(0.0),
-        models_used: codec.models().iter().map(|m| (m.name.clone(), 0)).collect(),
+        models_used: codec
+            .models()
+            .iter()
+            .map(|m| (m.name.clone(), 0))
+            .chain([("none".to_string(), 0)])
+            .collect(),
         ..CodecResult::default()
     };
     for images in corpus.images.chunks(chunk.max(1)) {
@@ -206,7 +211,8 @@ pub fn run_snailzip(
         for ((img, file), back) in images.iter().zip(&files).zip(decoded) {
             match back.map(|d| d.image) {
                 Ok(back) if back == *img => {
-                    r.models_used[file.model].1 += 1;
+                    let used = file.model.unwrap_or(codec.models().len());
+                    r.models_used[used].1 += 1;
                     r.bytes += file.bytes.len() as u64;
                     r.subpixels += img.subpixels() as u64;
                     r.pixels += (img.width * img.height) as u64;

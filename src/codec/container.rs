@@ -29,6 +29,19 @@
 //!              (0: before the image data, 1: after it), data length (LEB128), data
 //! ```
 //!
+//! Version 6 is the adaptive format (the `adaptive` and `streams` modules): the version 2
+//! header, then a flags byte, the metadata section if flagged, and one payload per stream
+//! instead of one per tile:
+//!
+//! ```text
+//!        1     flags: bit 0 a metadata section follows; bit 1 tiles may use the network
+//!              (else the model id is 0 and no model is needed to decode)
+//!        var   metadata section, as in version 5, if bit 0
+//!        var   per stream except the last: payload length, unsigned LEB128
+//!        ...   payloads: each a mode byte (0 adaptive-coded, 1 stored: the raw pixels of the
+//!              stream's tiles in coding order) and the data
+//! ```
+//!
 //! Every field is checked before anything is allocated from it: dimensions against
 //! [`Limits`], tile lengths against the bytes actually present and against the most an
 //! honest encoder can write for the tile's pixels ([`max_payload_bytes`]), metadata entries
@@ -54,6 +67,16 @@ pub const VERSION_METADATA: u8 = 5;
 pub const LEGACY_VERSION: u8 = 2;
 /// See [`LEGACY_VERSION`].
 pub const LEGACY_VERSION_METADATA: u8 = 3;
+/// The adaptive format (with or without metadata, as its flags say).
+pub const ADAPTIVE_VERSION: u8 = 6;
+/// Flags of version 6: a metadata section follows.
+const FLAG_METADATA: u8 = 1;
+/// Flags of version 6: tiles may use the network.
+const FLAG_NETWORK: u8 = 2;
+/// Mode byte of a version 6 stream payload: adaptive-coded.
+pub const STREAM_CODED: u8 = 0;
+/// Mode byte of a version 6 stream payload: stored.
+pub const STREAM_STORED: u8 = 1;
 
 /// The logarithm a file of this container version was coded with.
 pub fn logarithm(version: u8) -> Logarithm {
@@ -79,6 +102,12 @@ pub struct StoredModelId {
 }
 
 impl StoredModelId {
+    /// The id of a version 6 file that uses no network.
+    pub const NONE: StoredModelId = StoredModelId {
+        bytes: [0; 8],
+        len: STORED_ID_BYTES,
+    };
+
     /// What this build writes for `id`.
     pub fn of(id: &ModelId) -> StoredModelId {
         let mut bytes = [0; 8];
@@ -131,6 +160,9 @@ pub struct Header {
     pub width: usize,
     /// Image height.
     pub height: usize,
+    /// Whether the payloads use the network (always for versions 1 to 5); if not, no model
+    /// is needed and the model id is 0.
+    pub network: bool,
 }
 
 impl Header {
@@ -224,13 +256,7 @@ pub fn write_coded_with(
     log: Logarithm,
 ) -> Vec<u8> {
     let total: usize = payloads.iter().map(Vec::len).sum();
-    let mut section = Vec::new();
-    for chunk in &metadata.chunks {
-        section.extend_from_slice(&chunk.kind);
-        section.push(chunk.after_image as u8);
-        put_varint(&mut section, chunk.data.len() as u64);
-        section.extend_from_slice(&chunk.data);
-    }
+    let section = metadata_section(metadata);
     let mut out = Vec::with_capacity(40 + section.len() + 3 * payloads.len() + total);
     out.extend_from_slice(&MAGIC);
     out.push(match (section.is_empty(), log) {
@@ -262,6 +288,55 @@ pub fn write_coded_with(
     out
 }
 
+/// Serializes a version 6 file: header, metadata and the stream payloads.
+pub fn write_adaptive(header: &Header, metadata: &Metadata, payloads: &[Vec<u8>]) -> Vec<u8> {
+    let section = metadata_section(metadata);
+    let total: usize = payloads.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(40 + section.len() + 3 * payloads.len() + total);
+    out.extend_from_slice(&MAGIC);
+    out.push(ADAPTIVE_VERSION);
+    let id = if header.network {
+        header.model_id.bytes()
+    } else {
+        &[0; STORED_ID_BYTES]
+    };
+    out.extend_from_slice(&id[..STORED_ID_BYTES]);
+    out.push(header.color.code());
+    out.extend_from_slice(&header.checksum.to_le_bytes());
+    put_varint(&mut out, header.width as u64);
+    put_varint(&mut out, header.height as u64);
+    let mut flags = 0;
+    if !section.is_empty() {
+        flags |= FLAG_METADATA;
+    }
+    if header.network {
+        flags |= FLAG_NETWORK;
+    }
+    out.push(flags);
+    if !section.is_empty() {
+        put_varint(&mut out, section.len() as u64);
+        out.extend_from_slice(&section);
+    }
+    for p in payloads.iter().take(payloads.len().saturating_sub(1)) {
+        put_varint(&mut out, p.len() as u64);
+    }
+    for p in payloads {
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+fn metadata_section(metadata: &Metadata) -> Vec<u8> {
+    let mut section = Vec::new();
+    for chunk in &metadata.chunks {
+        section.extend_from_slice(&chunk.kind);
+        section.push(chunk.after_image as u8);
+        put_varint(&mut section, chunk.data.len() as u64);
+        section.extend_from_slice(&chunk.data);
+    }
+    section
+}
+
 /// Parses only the fixed part and dimensions of a header (for `snailzip info` and early
 /// model checks). Returns the header and the offset where the metadata section (version 3, 5)
 /// or the tile table begins.
@@ -278,11 +353,11 @@ pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<(Header, usize)> {
     let version = r.take(1, "header")?[0];
     let id_len = match version {
         1 => 8,
-        LEGACY_VERSION..=VERSION_METADATA => STORED_ID_BYTES,
+        LEGACY_VERSION..=ADAPTIVE_VERSION => STORED_ID_BYTES,
         _ => {
             return Err(Error::Format(format!(
                 "container version {version} is not supported by this build (reads 1 to \
-                 {VERSION_METADATA})"
+                 {ADAPTIVE_VERSION})"
             )))
         }
     };
@@ -319,6 +394,20 @@ pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<(Header, usize)> {
         )));
     }
     limits.check(width, height)?;
+    let network = if version == ADAPTIVE_VERSION {
+        let flags = r.take(1, "header")?[0];
+        if flags & !(FLAG_METADATA | FLAG_NETWORK) != 0 {
+            return Err(Error::Format(format!("unknown header flags {flags:#04x}")));
+        }
+        if flags & FLAG_NETWORK == 0 && model_id.bytes() != [0; STORED_ID_BYTES] {
+            return Err(Error::Format(
+                "a file that uses no network must have model id 0".into(),
+            ));
+        }
+        flags & FLAG_NETWORK != 0
+    } else {
+        true
+    };
     let header = Header {
         model_id,
         color,
@@ -326,6 +415,7 @@ pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<(Header, usize)> {
         checksum,
         width: width as usize,
         height: height as usize,
+        network,
     };
     Ok((header, r.pos))
 }
@@ -347,13 +437,36 @@ pub fn read<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Container<'a>> {
 pub fn read_body(bytes: &[u8], header: Header, pos: usize) -> Result<Container<'_>> {
     let version = bytes[3];
     let mut r = Reader { bytes, pos };
-    let metadata = if has_metadata(version) {
+    // version 6: the flags byte ends the header
+    let flagged = version == ADAPTIVE_VERSION && bytes[pos - 1] & FLAG_METADATA != 0;
+    let metadata = if has_metadata(version) || flagged {
         read_metadata(&mut r)?
     } else {
         Metadata::default()
     };
     let (tx, ty) = header.tile_grid();
-    let tiles = tx * ty;
+    let (tiles, max_len): (usize, Box<dyn Fn(usize) -> usize>) = if version == ADAPTIVE_VERSION
+    {
+        // payloads are streams: a mode byte and at most the stored pixels
+        let all: Vec<_> = super::tiles::tiles_of(0, header.width, header.height).collect();
+        let ch = header.color.channels();
+        let raw: Vec<usize> = super::streams::layout(&all)
+            .iter()
+            .map(|s| 1 + s.tiles.iter().map(|&t| all[t].w * all[t].h * ch).sum::<usize>())
+            .collect();
+        (raw.len(), Box::new(move |s| raw[s]))
+    } else {
+        let tile = header.tile;
+        let (width, height, color) = (header.width, header.height, header.color);
+        let max_len = move |t: usize| {
+            let (x, y) = (t % tx, t / tx);
+            let w = tile.min(width - x * tile);
+            let h = tile.min(height - y * tile);
+            max_payload_bytes(w * h, color)
+        };
+        (tx * ty, Box::new(max_len))
+    };
+    let max_len = |t: usize| max_len(t) as u64;
     // every tile but the last needs at least one length byte: reject impossible counts
     // before allocating
     if tiles - 1 > bytes.len() - r.pos {
@@ -362,13 +475,6 @@ pub fn read_body(bytes: &[u8], header: Header, pos: usize) -> Result<Container<'
             bytes.len() - r.pos
         )));
     }
-    let tile = header.tile;
-    let max_len = |t: usize| {
-        let (x, y) = (t % tx, t / tx);
-        let w = tile.min(header.width - x * tile);
-        let h = tile.min(header.height - y * tile);
-        max_payload_bytes(w * h, header.color) as u64
-    };
     let mut lengths = Vec::with_capacity(tiles);
     let mut total: u64 = 0;
     for t in 0..tiles - 1 {
@@ -461,6 +567,7 @@ mod tests {
             checksum: 0xdead_beef,
             width: w,
             height: h,
+            network: true,
         }
     }
 

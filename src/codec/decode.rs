@@ -25,6 +25,7 @@ use super::alpha::{self, AlphaModel};
 use super::container::{self, Container};
 use super::encode::{network_pixel, words_to_bytes};
 use super::mixture::{self, Logarithm, PixelMixture};
+use super::streams::{self, Stream};
 use super::tiles::{batches_of, tiles_of, Tile};
 use super::{checksum, coder_error, Options};
 
@@ -366,6 +367,116 @@ fn bytes_to_words(bytes: &[u8]) -> Vec<u32> {
             let mut w = [0u8; 4];
             w[..c.len()].copy_from_slice(c);
             u32::from_le_bytes(w)
+        })
+        .collect()
+}
+
+/// Decodes version 6 files that [`Codec::open`](super::Codec::open) read: `parsed[k]` (an
+/// `Err` stays that file's result), with `engine` for those whose tiles use the network.
+/// Streams of all files are stepped together; a stored stream is copied without coding.
+pub(super) fn decode_adaptive(
+    parsed: Vec<Result<Container<'_>>>,
+    engine: Option<&Engine>,
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<Result<(Image, Metadata)>> {
+    let mut streams: Vec<Stream<DefaultRangeDecoder>> = Vec::new();
+    let mut owner = Vec::new();
+    let mut failed: Vec<Option<Error>> = (0..parsed.len()).map(|_| None).collect();
+    let mut stored: Vec<(usize, Vec<Tile>, Vec<Vec<u8>>)> = Vec::new();
+    for (k, file) in parsed.iter().enumerate() {
+        let Ok(f) = file else { continue };
+        let h = &f.header;
+        if h.network && engine.is_none() {
+            failed[k] = Some(Error::Usage("this file needs its model to decode".into()));
+            continue;
+        }
+        let ch = h.color.channels();
+        let tiles: Vec<Tile> = tiles_of(k, h.width, h.height).collect();
+        for (layout, payload) in streams::layout(&tiles).into_iter().zip(&f.payloads) {
+            let order: Vec<Tile> = layout.tiles.iter().map(|&t| tiles[t]).collect();
+            let raw: usize = order.iter().map(|t| t.w * t.h * ch).sum();
+            match payload.first() {
+                Some(&container::STREAM_STORED) if payload.len() == 1 + raw => {
+                    let mut at = 1;
+                    let pixels = order
+                        .iter()
+                        .map(|t| {
+                            let n = t.w * t.h * ch;
+                            at += n;
+                            payload[at - n..at].to_vec()
+                        })
+                        .collect();
+                    stored.push((k, order, pixels));
+                }
+                Some(&container::STREAM_CODED) => {
+                    let words = bytes_to_words(&payload[1..]);
+                    let io = match DefaultRangeDecoder::from_compressed(words) {
+                        Ok(io) => io,
+                        Err(e) => {
+                            failed[k] = Some(coder_error(e));
+                            break;
+                        }
+                    };
+                    let pixels = order.iter().map(|t| vec![0u8; t.w * t.h * ch]).collect();
+                    streams.push(Stream::new(order, layout.groups, pixels, h.network, h.color, io));
+                    owner.push(k);
+                }
+                _ => {
+                    failed[k] = Some(Error::Format(
+                        "corrupt payload: a stream is neither coded nor stored whole".into(),
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    let mut data: Vec<Vec<u8>> = parsed
+        .iter()
+        .map(|f| match f {
+            Ok(f) => vec![0u8; f.header.width * f.header.height * f.header.color.channels()],
+            Err(_) => Vec::new(),
+        })
+        .collect();
+    let batch = engine.map_or(1, |e| options.batch_for(e));
+    if let Err(e) = streams::run(&mut streams, engine, batch, progress) {
+        for &k in &owner {
+            failed[k].get_or_insert_with(|| Error::Format(e.to_string()));
+        }
+    }
+    let decoded = streams
+        .into_iter()
+        .zip(owner)
+        .map(|(s, k)| (k, s.tiles, s.pixels));
+    for (k, tiles, pixels) in decoded.chain(stored) {
+        let Ok(f) = &parsed[k] else { continue };
+        let (ch, width) = (f.header.color.channels(), f.header.width);
+        for (t, px) in tiles.iter().zip(pixels) {
+            for i in 0..t.h {
+                let dst = ((t.y0 + i) * width + t.x0) * ch;
+                data[k][dst..dst + t.w * ch].copy_from_slice(&px[i * t.w * ch..(i + 1) * t.w * ch]);
+            }
+        }
+    }
+    parsed
+        .into_iter()
+        .zip(data)
+        .zip(failed)
+        .map(|((f, d), failed)| {
+            let f = f?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            let h = f.header;
+            let image = Image::new(h.width, h.height, h.color, d)?;
+            let actual = checksum(&image);
+            if actual != h.checksum {
+                return Err(Error::Checksum {
+                    expected: h.checksum,
+                    actual,
+                });
+            }
+            Ok((image, f.metadata))
         })
         .collect()
 }

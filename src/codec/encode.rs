@@ -14,10 +14,12 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::image_io::{Image, Metadata};
 
+use super::adaptive::contexts::med;
 use super::alpha::AlphaModel;
 use super::container::{self, Header, StoredModelId};
 use super::mixture::{Logarithm, PixelMixture};
-use super::tiles::{batches_of, Pool, Tile};
+use super::streams::{self, Stream};
+use super::tiles::{batches_of, tiles_of, Pool, Tile};
 use super::{checksum, choice, coder_error, Compressed, Options, Stats};
 
 /// A tile's payload and the model's information content of its pixels in bits.
@@ -35,6 +37,9 @@ pub(super) fn compress_images(
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Compressed>> {
+    if options.effort > 0 && options.logarithm == Logarithm::Libm {
+        return compress_adaptive(images, metadata, engines, options, progress);
+    }
     assert!(!engines.is_empty(), "compression needs a model");
     let pool = Pool::of(images.iter().map(|i| (i.width, i.height)));
     let tiles = &pool.tiles;
@@ -76,12 +81,13 @@ pub(super) fn compress_images(
             checksum: checksum(image),
             width: image.width,
             height: image.height,
+            network: true,
         };
         let meta = metadata.get(k).unwrap_or(&none);
         files.push(Compressed {
             bytes: container::write_coded_with(&header, meta, &own, options.logarithm),
             stats,
-            model: choice[k],
+            model: Some(choice[k]),
         });
     }
     Ok(files)
@@ -189,4 +195,183 @@ fn encode_batch(
             Ok((id, words_to_bytes(&words), b))
         })
         .collect()
+}
+
+/// Version 6: the adaptive stage, with the network where it pays (see [`Options::effort`]).
+fn compress_adaptive(
+    images: &[Image],
+    metadata: &[Metadata],
+    engines: &[&Engine],
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<Compressed>> {
+    // which tiles would use the network, by a cheap estimate
+    let uses: Vec<Vec<bool>> = images
+        .iter()
+        .map(|image| {
+            tiles_of(0, image.width, image.height)
+                .map(|t| options.effort >= 2 && network_pays(image, &t))
+                .collect()
+        })
+        .collect();
+    let mut candidates: Vec<Vec<Option<usize>>> = vec![Vec::new(); images.len()];
+    let wants_network: Vec<bool> = uses.iter().map(|u| u.iter().any(|&b| b)).collect();
+    if options.effort >= 3 {
+        for c in &mut candidates {
+            c.push(None);
+            c.extend((0..engines.len()).map(Some));
+        }
+    } else if engines.len() > 1 && wants_network.iter().any(|&b| b) {
+        let pool = Pool::of(images.iter().map(|i| (i.width, i.height)));
+        let mut coded = vec![None; pool.tiles.len()];
+        let choice = choice::choose(images, &pool, engines, options, &mut coded, progress)?;
+        for (k, c) in candidates.iter_mut().enumerate() {
+            c.push(wants_network[k].then_some(choice[k]));
+        }
+    } else {
+        for (k, c) in candidates.iter_mut().enumerate() {
+            c.push((wants_network[k] && !engines.is_empty()).then_some(0));
+        }
+    }
+    let mut best: Vec<Option<Compressed>> = vec![None; images.len()];
+    let tries = candidates.iter().map(Vec::len).max().unwrap_or(0);
+    for attempt in 0..tries {
+        // images by the model this attempt codes them with
+        let mut by_model: Vec<(Option<usize>, Vec<usize>)> = Vec::new();
+        for (k, c) in candidates.iter().enumerate() {
+            if let Some(&m) = c.get(attempt) {
+                match by_model.iter_mut().find(|(mm, _)| *mm == m) {
+                    Some((_, ks)) => ks.push(k),
+                    None => by_model.push((m, vec![k])),
+                }
+            }
+        }
+        for (model, ks) in by_model {
+            let engine = model.map(|m| engines[m]);
+            let all = options.effort >= 3;
+            let files = encode_adaptive(images, metadata, &ks, &uses, all, engine, options, progress)?;
+            for (k, mut file) in ks.into_iter().zip(files) {
+                file.model = model;
+                if best[k].as_ref().is_none_or(|b| file.bytes.len() < b.bytes.len()) {
+                    best[k] = Some(file);
+                }
+            }
+        }
+    }
+    Ok(best.into_iter().map(|b| b.expect("every image coded")).collect())
+}
+
+/// Whether the network is likely to pay for this tile: not where most values equal their
+/// MED prediction (flat areas, text, charts), which the context models code for almost
+/// nothing alone.
+fn network_pays(image: &Image, t: &Tile) -> bool {
+    let ch = image.color.channels();
+    let cc = image.color.color_channels();
+    let at = |i: usize, j: usize, c: usize| image.data[((t.y0 + i) * image.width + t.x0 + j) * ch + c] as i32;
+    let mut hits = 0;
+    let mut total = 0;
+    for i in 1..t.h {
+        for j in 1..t.w {
+            for c in 0..cc {
+                total += 1;
+                hits += (at(i, j, c) == med(at(i, j - 1, c), at(i - 1, j, c), at(i - 1, j - 1, c)))
+                    as usize;
+            }
+        }
+    }
+    hits * 2 < total.max(1)
+}
+
+/// Codes images `ks` in version 6 with `engine` (none: no network); tiles use it where
+/// `uses` says so, or all of them if `all`.
+#[allow(clippy::too_many_arguments)]
+fn encode_adaptive(
+    images: &[Image],
+    metadata: &[Metadata],
+    ks: &[usize],
+    uses: &[Vec<bool>],
+    all: bool,
+    engine: Option<&Engine>,
+    options: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<Compressed>> {
+    let mut streams: Vec<Stream<DefaultRangeEncoder>> = Vec::new();
+    let mut owner = Vec::new();
+    for &k in ks {
+        let image = &images[k];
+        let tiles: Vec<Tile> = tiles_of(k, image.width, image.height).collect();
+        let ch = image.color.channels();
+        for layout in streams::layout(&tiles) {
+            let order: Vec<Tile> = layout.tiles.iter().map(|&t| tiles[t]).collect();
+            let pixels = order
+                .iter()
+                .map(|t| {
+                    let mut out = Vec::with_capacity(t.w * t.h * ch);
+                    for i in 0..t.h {
+                        let at = ((t.y0 + i) * image.width + t.x0) * ch;
+                        out.extend_from_slice(&image.data[at..at + t.w * ch]);
+                    }
+                    out
+                })
+                .collect();
+            let mut s = Stream::new(
+                order,
+                layout.groups,
+                pixels,
+                engine.is_some(),
+                image.color,
+                DefaultRangeEncoder::new(),
+            );
+            if engine.is_some() {
+                s.uses = layout.tiles.iter().map(|&t| all || uses[k][t]).collect();
+            }
+            streams.push(s);
+            owner.push(k);
+        }
+    }
+    let batch = engine.map_or(1, |e| options.batch_for(e));
+    streams::run(&mut streams, engine, batch, progress)?;
+    let mut payloads: Vec<Vec<Vec<u8>>> = vec![Vec::new(); images.len()];
+    let mut stats: Vec<Stats> = vec![Stats::default(); images.len()];
+    for (s, k) in streams.into_iter().zip(owner) {
+        let words = s.io.into_compressed().map_err(coder_error)?;
+        let coded = words_to_bytes(&words);
+        let raw: usize = s.pixels.iter().map(Vec::len).sum();
+        let mut payload = Vec::with_capacity(1 + coded.len().min(raw));
+        if coded.len() < raw {
+            payload.push(container::STREAM_CODED);
+            payload.extend_from_slice(&coded);
+        } else {
+            payload.push(container::STREAM_STORED);
+            for p in &s.pixels {
+                payload.extend_from_slice(p);
+            }
+        }
+        stats[k].model_bits += s.bits;
+        stats[k].payload_bytes += payload.len();
+        stats[k].tiles += s.tiles.len();
+        payloads[k].push(payload);
+    }
+    let none = Metadata::default();
+    Ok(ks
+        .iter()
+        .map(|&k| {
+            let image = &images[k];
+            let header = Header {
+                model_id: engine.map_or(StoredModelId::NONE, |e| StoredModelId::of(&e.id())),
+                color: image.color,
+                tile: TILE,
+                checksum: checksum(image),
+                width: image.width,
+                height: image.height,
+                network: engine.is_some(),
+            };
+            let meta = metadata.get(k).unwrap_or(&none);
+            Compressed {
+                bytes: container::write_adaptive(&header, meta, &payloads[k]),
+                stats: stats[k].clone(),
+                model: None,
+            }
+        })
+        .collect())
 }

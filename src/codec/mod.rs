@@ -31,12 +31,14 @@
 //! # Ok::<(), snailzip::Error>(())
 //! ```
 
+mod adaptive;
 pub mod alpha;
 mod choice;
 pub mod container;
 mod decode;
 mod encode;
 pub mod mixture;
+mod streams;
 mod tiles;
 
 use std::sync::Arc;
@@ -52,6 +54,11 @@ pub use mixture::Logarithm;
 
 /// [`Options::batch`] for the engine's own choice, [`Engine::batch_hint`].
 pub const AUTO_BATCH: usize = 0;
+
+/// The default [`Options::effort`].
+pub const DEFAULT_EFFORT: u8 = 2;
+/// The highest [`Options::effort`].
+pub const MAX_EFFORT: u8 = 3;
 
 /// Called with the number of tiles each finished batch completed.
 pub type Progress<'a> = &'a (dyn Fn(usize) + Sync);
@@ -71,6 +78,14 @@ pub struct Options {
     /// Worker threads of the codec's own pool; 0: the current rayon pool (all cores unless
     /// the caller installed another). Never changes the output.
     pub threads: usize,
+    /// How hard compression works (decompression reads what the file needs):
+    /// - 0: the network alone (container versions 4 and 5, as earlier builds wrote);
+    /// - 1: the adaptive stage alone, no network: fast;
+    /// - 2 (default): the adaptive stage with the network on the tiles where a cheap
+    ///   estimate says it pays, the model chosen per image on a sample;
+    /// - 3: every way (no network; the network on every tile with each model), the
+    ///   smallest kept.
+    pub effort: u8,
 }
 
 impl Options {
@@ -90,6 +105,7 @@ impl Default for Options {
             limits: Limits::default(),
             logarithm: Logarithm::Libm,
             threads: 0,
+            effort: DEFAULT_EFFORT,
         }
     }
 }
@@ -112,8 +128,9 @@ pub struct Compressed {
     pub bytes: Vec<u8>,
     /// Figures of its coding.
     pub stats: Stats,
-    /// The model that coded it (an index into [`Codec::models`]).
-    pub model: usize,
+    /// The model that coded it (an index into [`Codec::models`]); none if no tile uses the
+    /// network.
+    pub model: Option<usize>,
 }
 
 /// A decompressed file.
@@ -123,8 +140,9 @@ pub struct Decompressed {
     pub image: Image,
     /// The metadata stored with them (empty for files of versions 1, 2 and 4).
     pub metadata: Metadata,
-    /// The model that decoded it (an index into [`Codec::models`]).
-    pub model: usize,
+    /// The model that decoded it (an index into [`Codec::models`]); none if the file needs
+    /// none.
+    pub model: Option<usize>,
 }
 
 /// A model a [`Codec`] holds.
@@ -314,7 +332,7 @@ impl Codec {
         let mut files = self
             .run(|| encode::compress_images(images, metadata, &engines, &self.options, progress))?;
         for f in &mut files {
-            f.model = index[f.model];
+            f.model = f.model.map(|m| index[m]);
         }
         Ok(files)
     }
@@ -341,7 +359,10 @@ impl Codec {
     /// the file.
     pub fn open<'a>(&self, bytes: &'a [u8]) -> Result<Opened<'a>> {
         let (header, pos) = container::read_header(bytes, &self.options.limits)?;
-        let model = self.model_for(&header.model_id)?;
+        let model = match header.network {
+            true => Some(self.model_for(&header.model_id)?),
+            false => None,
+        };
         let file = container::read_body(bytes, header, pos)?;
         Ok(Opened { bytes, file, model })
     }
@@ -365,12 +386,14 @@ impl Codec {
         progress: Progress<'_>,
     ) -> Vec<Result<Decompressed>> {
         let mut out: Vec<Option<Result<Decompressed>>> = (0..files.len()).map(|_| None).collect();
-        let mut groups: Vec<Group<'_>> =
-            (0..self.models.len()).map(|_| Default::default()).collect();
+        // files by model (none last) and by format: network alone, or adaptive
+        let slots = self.models.len() + 1;
+        let mut groups: Vec<Group<'_>> = (0..2 * slots).map(|_| Default::default()).collect();
         for (k, file) in files.into_iter().enumerate() {
             match file {
                 Ok(f) => {
-                    let g = &mut groups[f.model];
+                    let adaptive = f.file.version == container::ADAPTIVE_VERSION;
+                    let g = &mut groups[adaptive as usize * slots + f.model.unwrap_or(slots - 1)];
                     g.0.push(k);
                     g.1.push(f.bytes);
                     g.2.push(Ok(f.file));
@@ -378,13 +401,21 @@ impl Codec {
                 Err(e) => out[k] = Some(Err(e)),
             }
         }
-        for (model, (ks, bytes, parsed)) in groups.into_iter().enumerate() {
+        for (g, (ks, bytes, parsed)) in groups.into_iter().enumerate() {
             if ks.is_empty() {
                 continue;
             }
-            let engine = &self.models[model].engine;
-            let decoded =
-                self.run(|| decode::decode_files(&bytes, parsed, engine, &self.options, progress));
+            let (adaptive, model) = (g >= slots, g % slots);
+            let model = (model < self.models.len()).then_some(model);
+            let engine = model.map(|m| &self.models[m].engine);
+            let options = &self.options;
+            let decoded = self.run(|| match (adaptive, engine) {
+                (true, _) => decode::decode_adaptive(parsed, engine, options, progress),
+                (false, Some(engine)) => {
+                    decode::decode_files(&bytes, parsed, engine, options, progress)
+                }
+                (false, None) => unreachable!("files of versions 1 to 5 always name a model"),
+            });
             for (&k, r) in ks.iter().zip(decoded) {
                 out[k] = Some(r.map(|(image, metadata)| Decompressed {
                     image,
@@ -412,7 +443,7 @@ type Group<'a> = (
 pub struct Opened<'a> {
     bytes: &'a [u8],
     file: container::Container<'a>,
-    model: usize,
+    model: Option<usize>,
 }
 
 impl Opened<'_> {
@@ -426,8 +457,8 @@ impl Opened<'_> {
         self.file.version
     }
 
-    /// The model that decodes it (an index into [`Codec::models`]).
-    pub fn model(&self) -> usize {
+    /// The model that decodes it (an index into [`Codec::models`]); none if it needs none.
+    pub fn model(&self) -> Option<usize> {
         self.model
     }
 
@@ -471,12 +502,17 @@ pub fn decompress(
     progress: Progress<'_>,
 ) -> Result<Image> {
     let parsed = container::read_header(bytes, &options.limits).and_then(|(header, pos)| {
-        if !header.model_id.matches(&engine.id()) {
+        if header.network && !header.model_id.matches(&engine.id()) {
             return Err(mismatch(&header.model_id, [engine]));
         }
         container::read_body(bytes, header, pos)
     });
-    let mut out = decode::decode_files(&[bytes], vec![parsed], engine, options, progress);
+    let adaptive = matches!(&parsed, Ok(c) if c.version == container::ADAPTIVE_VERSION);
+    let mut out = if adaptive {
+        decode::decode_adaptive(vec![parsed], Some(engine), options, progress)
+    } else {
+        decode::decode_files(&[bytes], vec![parsed], engine, options, progress)
+    };
     out.pop()
         .expect("one file in, one result out")
         .map(|(image, _)| image)

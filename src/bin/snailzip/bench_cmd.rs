@@ -16,12 +16,25 @@ pub(crate) fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// The effort of a snailzip row: `snailzip` at `default`, `snailzip-eN` at N.
+fn snailzip_effort(codec: &str, default: u8) -> Option<u8> {
+    match codec.strip_prefix("snailzip") {
+        Some("") => Some(default),
+        Some(rest) => rest
+            .strip_prefix("-e")?
+            .parse()
+            .ok()
+            .filter(|&e| e <= snailzip::codec::MAX_EFFORT),
+        None => None,
+    }
+}
+
 pub fn run(args: &BenchArgs, quiet: bool) -> anyhow::Result<()> {
     let known: Vec<&str> = bench::peers::all().iter().map(|p| p.name).collect();
     for c in &args.codecs {
-        if c != "snailzip" && !known.contains(&c.as_str()) {
+        if snailzip_effort(c, 0).is_none() && !known.contains(&c.as_str()) {
             bail!(
-                "unknown codec `{c}` (known: snailzip, {})",
+                "unknown codec `{c}` (known: snailzip, snailzip-e0 to snailzip-e3, {})",
                 known.join(", ")
             );
         }
@@ -36,9 +49,10 @@ pub fn run(args: &BenchArgs, quiet: bool) -> anyhow::Result<()> {
     let mut results = Vec::new();
     let n = corpus.images.len();
     for codec in &args.codecs {
-        if codec == "snailzip" {
+        if let Some(effort) = snailzip_effort(codec, args.effort) {
             let options = Options {
                 batch: args.batch.unwrap_or(AUTO_BATCH),
+                effort,
                 ..Options::default()
             };
             let snz = models::to_compress(args.model.as_deref(), options.clone())?;
@@ -58,7 +72,8 @@ pub fn run(args: &BenchArgs, quiet: bool) -> anyhow::Result<()> {
                 .map(|m| options.batch_for(&m.engine))
                 .max();
             let chunk = (most.unwrap_or(1) * threads * 4).max(1);
-            let r = bench::run_snailzip(&corpus, &snz, chunk, &|k| bar.inc(k as u64))?;
+            let mut r = bench::run_snailzip(&corpus, &snz, chunk, &|k| bar.inc(k as u64))?;
+            r.name = codec.clone();
             bar.finish_and_clear();
             results.push(r);
         } else if let Some(peer) = bench::peers::all().into_iter().find(|p| p.name == codec) {

@@ -137,6 +137,12 @@ pub struct CodingArgs {
 
 #[derive(Args, Debug)]
 pub struct CompressArgs {
+    /// Effort, like cjxl's: 1 adaptive context mixing alone (no network, fast), 2 with the
+    /// network where it pays, 3 every way (each model, no network) and keep the smallest;
+    /// 0 the network alone (the format of earlier builds). Decompression needs no flag.
+    #[arg(long, short = 'e', value_name = "N", default_value_t = snailzip::codec::DEFAULT_EFFORT,
+          value_parser = clap::value_parser!(u8).range(0..=snailzip::codec::MAX_EFFORT as i64))]
+    pub effort: u8,
     #[command(flatten)]
     pub coding: CodingArgs,
 }
@@ -203,6 +209,11 @@ pub struct BenchArgs {
     /// Tiles stepped together through the network [default: the model's choice, 8 or 16].
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub batch: Option<usize>,
+    /// snailzip's effort (as for compress); the codec names `snailzip-e0` to `snailzip-e3`
+    /// add rows at other efforts.
+    #[arg(long, short = 'e', value_name = "N", default_value_t = snailzip::codec::DEFAULT_EFFORT,
+          value_parser = clap::value_parser!(u8).range(0..=snailzip::codec::MAX_EFFORT as i64))]
+    pub effort: u8,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -103,14 +103,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let pool = pool.build().context("cannot start worker threads")?;
     let quiet = run.quiet;
     pool.install(|| match cli.command {
-        Command::Compress(a) => batch::run(batch::Mode::Compress, &a.coding, quiet),
+        Command::Compress(a) => batch::run(batch::Mode::Compress, &a.coding, a.effort, quiet),
         Command::Decompress(a) => {
             let mode = if a.test {
                 batch::Mode::Test
             } else {
                 batch::Mode::Decompress
             };
-            batch::run(mode, &a.coding, quiet)
+            batch::run(mode, &a.coding, snailzip::codec::DEFAULT_EFFORT, quiet)
         }
         Command::Info(a) => info::run(&a),
         Command::Bench(a) => bench_cmd::run(&a, quiet),

@@ -221,9 +221,11 @@ fn read_image(job: &Job, codec: &Codec) -> anyhow::Result<(Decoded, u64)> {
     Ok((decoded, bytes.len() as u64))
 }
 
-fn model_note(codec: &Codec, model: usize) -> String {
-    let m = &codec.models()[model];
-    format!("model {}", m.name)
+fn model_note(codec: &Codec, model: Option<usize>) -> String {
+    match model {
+        Some(m) => format!("model {}", codec.models()[m].name),
+        None => "no network".into(),
+    }
 }
 
 fn compress(jobs: &[Job], report: &Report, codec: &Codec, totals: &mut Totals) {

@@ -30,7 +30,7 @@ struct Settings {
 }
 
 impl Settings {
-    fn new(args: &CodingArgs, quiet: bool) -> Settings {
+    fn new(args: &CodingArgs, effort: u8, quiet: bool) -> Settings {
         Settings {
             options: Options {
                 batch: args.batch.unwrap_or(AUTO_BATCH),
@@ -38,6 +38,7 @@ impl Settings {
                     max_pixels: args.max_pixels,
                     ..Limits::default()
                 },
+                effort,
                 ..Options::default()
             },
             target: plan::Target {
@@ -58,8 +59,9 @@ impl Settings {
 }
 
 /// Runs compress, decompress or test on the command line's inputs.
-pub fn run(mode: Mode, args: &CodingArgs, quiet: bool) -> anyhow::Result<()> {
-    let settings = Settings::new(args, quiet);
+/// `effort` is compression's ([`Options::effort`]).
+pub fn run(mode: Mode, args: &CodingArgs, effort: u8, quiet: bool) -> anyhow::Result<()> {
+    let settings = Settings::new(args, effort, quiet);
     let what = match mode {
         Mode::Compress => "images",
         _ => ".snz files",

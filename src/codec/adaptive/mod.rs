@@ -1,0 +1,227 @@
+//! The adaptive stage: learns each image while coding it, with the network as its strongest
+//! input (container version 6).
+//!
+//! Every 8-bit value is coded as 8 binary decisions, most significant bit first (a binary
+//! tree over 0..=255). For each decision, [`CONTEXTS`] context models
+//! ([`contexts`](self::contexts)) give adaptive probabilities learnt from the pixels already
+//! coded in this stream; the network, when the tile uses it, gives its own, read exactly from
+//! its mixture CDF at the node's bin boundaries (R, then G given R, then B given R and G, as
+//! in versions 1 to 5). A gated logistic mixer combines their logits and an APM refines the
+//! result ([`mixer`](self::mixer)); the binary decision is then coded with the stream's range
+//! coder at 16-bit precision.
+//!
+//! Everything here is integer arithmetic in a fixed order, so the encoder and the decoder
+//! agree bit for bit on every machine, instruction set and thread count; the network's
+//! probabilities enter as the integer cumulative frequencies the mixture coder computes.
+
+pub mod contexts;
+mod counters;
+pub mod logistic;
+mod mixer;
+
+use std::num::NonZeroU32;
+
+use constriction::stream::model::{DecoderModel, EncoderModel, EntropyModel};
+use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
+use constriction::stream::{Decode, Encode};
+
+use crate::error::Result;
+
+use super::coder_error;
+use super::mixture::ChannelCdf;
+pub use contexts::{Neighbours, Site, CONTEXTS};
+use counters::Table;
+use logistic::{squash, stretch};
+use mixer::{Apm, Mixer, WEIGHT_ONE};
+
+/// Mixer inputs: the context models, the network, a bias.
+const INPUTS: usize = CONTEXTS + 2;
+const NET: usize = CONTEXTS;
+const BIAS: usize = CONTEXTS + 1;
+/// Network confidence classes of the mixer's weight sets (0: no network).
+const CONFIDENCE: usize = 5;
+/// Weight sets: channel id × bit position × network confidence.
+const SETS: usize = 4 * 8 * CONFIDENCE;
+/// Count limit of the context models' counters.
+const LIMIT: u32 = 255;
+/// Mixer learning rate of the weight sets with the network: low, since the network is
+/// already well calibrated and a photo's few thousand decisions per set are noisy.
+const NET_RATE: i64 = 2;
+/// Mixer learning rate of the weight sets without the network (graphics learn fast).
+const ALONE_RATE: i64 = 8;
+/// The network confidence (|logit|, 1/256 units) per class of weight sets.
+const CONFIDENCE_STEP: usize = 640;
+/// APM step shift.
+const APM_RATE: u32 = 5;
+/// The APM's share of the final probability, in quarters.
+const APM_SHARE: u32 = 2;
+
+/// One binary decision with probability `p1 / 65536` of a 1.
+struct Bit(u32);
+
+impl EntropyModel<16> for Bit {
+    type Symbol = u32;
+    type Probability = u32;
+}
+
+impl EncoderModel<16> for Bit {
+    #[inline]
+    fn left_cumulative_and_probability(
+        &self,
+        symbol: impl std::borrow::Borrow<u32>,
+    ) -> Option<(u32, NonZeroU32)> {
+        let p0 = 65536 - self.0;
+        if *symbol.borrow() == 0 {
+            Some((0, NonZeroU32::new(p0)?))
+        } else {
+            Some((p0, NonZeroU32::new(self.0)?))
+        }
+    }
+}
+
+impl DecoderModel<16> for Bit {
+    #[inline]
+    fn quantile_function(&self, quantile: u32) -> (u32, u32, NonZeroU32) {
+        let p0 = 65536 - self.0;
+        if quantile < p0 {
+            (0, 0, NonZeroU32::new(p0).unwrap_or(NonZeroU32::MIN))
+        } else {
+            (1, p0, NonZeroU32::new(self.0).unwrap_or(NonZeroU32::MIN))
+        }
+    }
+}
+
+/// Where bits go (encoding) or come from (decoding): one code path serves both.
+pub trait BitIo {
+    /// Codes a decision of probability `p1 / 65536` (in `1..=65535`) of a 1: encoding
+    /// writes `bit` and returns it, decoding ignores `bit` and returns the decoded one.
+    fn code(&mut self, bit: u32, p1: u32) -> Result<u32>;
+}
+
+impl BitIo for DefaultRangeEncoder {
+    #[inline]
+    fn code(&mut self, bit: u32, p1: u32) -> Result<u32> {
+        self.encode_symbol(bit, Bit(p1)).map_err(coder_error)?;
+        Ok(bit)
+    }
+}
+
+impl BitIo for DefaultRangeDecoder {
+    #[inline]
+    fn code(&mut self, _bit: u32, p1: u32) -> Result<u32> {
+        self.decode_symbol(Bit(p1)).map_err(coder_error)
+    }
+}
+
+/// Slots per context table (log2) for a stream of `subpixels` values: about one slot per 16
+/// values, between 2^6 and 2^16.
+fn table_bits(subpixels: usize) -> u32 {
+    (usize::BITS - subpixels.max(1).leading_zeros()).clamp(10, 20) - 4
+}
+
+/// The adaptive state of one stream.
+pub struct Adaptive {
+    tables: Vec<Table>,
+    mixer: Mixer,
+    apm: Apm,
+}
+
+impl Adaptive {
+    /// A fresh state for a stream of about `subpixels` values (sizes its tables).
+    pub fn new(subpixels: usize) -> Adaptive {
+        let bits = table_bits(subpixels);
+        Adaptive {
+            tables: (0..CONTEXTS).map(|_| Table::new(bits)).collect(),
+            mixer: Mixer::new(INPUTS, SETS, |set, i| {
+                let with_net = set % CONFIDENCE != 0;
+                match (with_net, i) {
+                    (_, BIAS) => 0,
+                    (true, NET) => WEIGHT_ONE,
+                    (true, _) => 0,
+                    (false, _) => WEIGHT_ONE / 4,
+                }
+            }),
+            apm: Apm::new(4 * 256, APM_RATE),
+        }
+    }
+
+    /// The bytes [`Adaptive::new`] allocates for a stream of `subpixels` values.
+    pub fn bytes_for(subpixels: usize) -> usize {
+        CONTEXTS * 64 << table_bits(subpixels)
+    }
+
+    /// Codes one value (`value` is ignored when decoding) with neighbourhood `nb` and, if the
+    /// tile uses it, the network's distribution `net`; returns the value.
+    pub fn code_value(
+        &mut self,
+        io: &mut impl BitIo,
+        value: u8,
+        nb: &Neighbours,
+        net: Option<&ChannelCdf>,
+    ) -> Result<u8> {
+        let hashes = contexts::hashes(nb);
+        let mut slots = [0usize; CONTEXTS];
+        for (s, (t, &h)) in slots.iter_mut().zip(self.tables.iter_mut().zip(&hashes)) {
+            *s = t.slot(h);
+        }
+        let channel = nb.channel;
+        let (mut lo, mut hi) = (0usize, 256usize);
+        let (mut q_lo, mut q_hi) = (0u32, 1u32 << super::mixture::PRECISION);
+        let mut node = 1usize;
+        let mut x = [0i32; INPUTS];
+        x[BIAS] = 256;
+        for depth in 0..8 {
+            if depth == 4 {
+                // the low nibble's slots, given the high nibble
+                for (s, (t, &h)) in slots.iter_mut().zip(self.tables.iter_mut().zip(&hashes)) {
+                    *s = t.slot(h ^ (node as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                }
+            }
+            // the node's index in its nibble's tree (1..16)
+            let k = if depth < 4 {
+                node
+            } else {
+                let d = depth - 4;
+                (1 << d) | (node & ((1 << d) - 1))
+            };
+            for (i, t) in self.tables.iter().enumerate() {
+                x[i] = stretch(counters::p16(t.get(slots[i], k)));
+            }
+            let mid = (lo + hi) / 2;
+            let mut q_mid = 0;
+            let confidence = match net {
+                Some(cdf) => {
+                    q_mid = cdf.cumulative(mid);
+                    let ones = (q_hi - q_mid) as u64;
+                    let zeros = (q_mid - q_lo) as u64;
+                    let p = ((ones << 16) / (ones + zeros).max(1)).clamp(1, 65535);
+                    x[NET] = stretch(p as u32);
+                    1 + (x[NET].unsigned_abs() as usize / CONFIDENCE_STEP).min(CONFIDENCE - 2)
+                }
+                None => {
+                    x[NET] = 0;
+                    0
+                }
+            };
+            let set = (channel * 8 + depth) * CONFIDENCE + confidence;
+            let dot = self.mixer.dot(set, &x);
+            let p_mix = squash(dot);
+            let (p_apm, at) = self.apm.refine(dot, channel * 256 + node);
+            let p = ((p_mix * (4 - APM_SHARE) + APM_SHARE * p_apm + 2) >> 2).clamp(1, 65535);
+            let bit = io.code((value as u32 >> (7 - depth)) & 1, p)?;
+            for (i, t) in self.tables.iter_mut().enumerate() {
+                counters::update(t.get_mut(slots[i], k), bit, LIMIT);
+            }
+            let rate = if confidence == 0 { ALONE_RATE } else { NET_RATE };
+            self.mixer.update(set, &x, p_mix, bit, rate);
+            self.apm.update(at, bit);
+            if bit == 1 {
+                (lo, q_lo) = (mid, q_mid);
+            } else {
+                (hi, q_hi) = (mid, q_mid);
+            }
+            node = node * 2 + bit as usize;
+        }
+        Ok((node - 256) as u8)
+    }
+}

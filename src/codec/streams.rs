@@ -1,0 +1,323 @@
+//! Version 6's streams: how an image's tiles are laid out into independent adaptive streams,
+//! and the driver that codes (or decodes) them, with the network stepping batches of tiles.
+//!
+//! The layout is part of the format and depends only on the image size:
+//! - the tiles, in raster order, are cut into `ceil(tiles / STREAM_TILES)` streams of
+//!   consecutive tiles, as equal as possible; each stream has its own adaptive state and
+//!   range coder, so streams decode in parallel;
+//! - within a stream, tiles of one shape (in their order; shapes in order of first
+//!   appearance) are cut into groups of at most [`GROUP_TILES`]. A group is coded in lockstep:
+//!   pixel 0 of each of its tiles, then pixel 1 of each, and so on, every channel of a pixel
+//!   in turn (alpha first). That is the order in which the network steps a batch of tiles, so
+//!   the decoder can run the network on a group while it decodes it.
+//! - at the start of each group, a file that uses the network codes for each tile whether it
+//!   does (with probability 1/2, so that decoding work stays bounded by the bytes present: at
+//!   most 8 network tiles per payload byte).
+//!
+//! The driver steps all streams of a wave round by round (group `r` of every stream), merging
+//! groups of one shape from several streams into one engine batch. Neither the batch size nor
+//! the thread count changes a bit.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::image_io::ColorType;
+
+use super::adaptive::{Adaptive, BitIo, Site};
+use super::encode::network_pixel;
+use super::mixture::{Logarithm, PixelMixture};
+use super::tiles::Tile;
+
+/// Tiles per stream (at most; streams of an image differ by at most one tile).
+pub const STREAM_TILES: usize = 96;
+/// Tiles per lockstep group (at most).
+pub const GROUP_TILES: usize = 8;
+/// The adaptive state a wave of streams may hold, in bytes (an execution bound, not format).
+const WAVE_BYTES: usize = 384 << 20;
+
+/// The tiles (indices into an image's raster-ordered tiles) of each stream, in coding order,
+/// and its lockstep groups (ranges of that order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamLayout {
+    pub tiles: Vec<usize>,
+    pub groups: Vec<Range<usize>>,
+}
+
+/// The streams of an image whose tiles, in raster order, are `tiles`.
+pub fn layout(tiles: &[Tile]) -> Vec<StreamLayout> {
+    let n = tiles.len();
+    let streams = n.div_ceil(STREAM_TILES).max(1);
+    (0..streams)
+        .map(|s| {
+            let range = s * n / streams..(s + 1) * n / streams;
+            let mut shapes: Vec<(usize, usize)> = Vec::new();
+            for t in range.clone() {
+                let shape = (tiles[t].h, tiles[t].w);
+                if !shapes.contains(&shape) {
+                    shapes.push(shape);
+                }
+            }
+            let mut order = Vec::with_capacity(range.len());
+            let mut groups = Vec::new();
+            for shape in shapes {
+                let of_shape: Vec<usize> = range
+                    .clone()
+                    .filter(|&t| (tiles[t].h, tiles[t].w) == shape)
+                    .collect();
+                for chunk in of_shape.chunks(GROUP_TILES) {
+                    groups.push(order.len()..order.len() + chunk.len());
+                    order.extend_from_slice(chunk);
+                }
+            }
+            StreamLayout {
+                tiles: order,
+                groups,
+            }
+        })
+        .collect()
+}
+
+/// One stream during coding.
+pub struct Stream<I> {
+    /// Its tiles in coding order.
+    pub tiles: Vec<Tile>,
+    pub groups: Vec<Range<usize>>,
+    /// Each tile's pixels (interleaved): the image's when encoding, filled when decoding.
+    pub pixels: Vec<Vec<u8>>,
+    /// Whether each tile uses the network (the encoder's choice; decoded when decoding).
+    pub uses: Vec<bool>,
+    /// Whether the file lets tiles use the network (then the flags are coded).
+    pub network: bool,
+    pub color: ColorType,
+    pub io: I,
+    pub state: Adaptive,
+    /// The network's information content of the values it predicted, in bits.
+    pub bits: f64,
+}
+
+impl<I> Stream<I> {
+    /// A stream of `tiles` (coding order) with `groups`, holding `pixels`.
+    pub fn new(
+        tiles: Vec<Tile>,
+        groups: Vec<Range<usize>>,
+        pixels: Vec<Vec<u8>>,
+        network: bool,
+        color: ColorType,
+        io: I,
+    ) -> Stream<I> {
+        let subpixels = tiles.iter().map(|t| t.w * t.h).sum::<usize>() * color.channels();
+        Stream {
+            uses: vec![network; tiles.len()],
+            tiles,
+            groups,
+            pixels,
+            network,
+            color,
+            io,
+            state: Adaptive::new(subpixels),
+            bits: 0.0,
+        }
+    }
+
+    /// Its subpixels.
+    pub fn subpixels(&self) -> usize {
+        self.pixels.iter().map(Vec::len).sum()
+    }
+}
+
+/// Codes `streams` (all with `engine` where their files use the network) round by round, in
+/// waves that bound the adaptive state held at once; `batch` tiles at most per engine batch.
+pub fn run<I: BitIo + Send>(
+    streams: &mut [Stream<I>],
+    engine: Option<&Engine>,
+    batch: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<()> {
+    let mut start = 0;
+    while start < streams.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < streams.len() && (end == start || bytes < WAVE_BYTES) {
+            bytes += Adaptive::bytes_for(streams[end].subpixels());
+            end += 1;
+        }
+        run_wave(&mut streams[start..end], engine, batch, progress)?;
+        start = end;
+    }
+    Ok(())
+}
+
+fn run_wave<I: BitIo + Send>(
+    streams: &mut [Stream<I>],
+    engine: Option<&Engine>,
+    batch: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<()> {
+    let rounds = streams.iter().map(|s| s.groups.len()).max().unwrap_or(0);
+    for round in 0..rounds {
+        // groups of round `round`, by shape, merged into batches of at most `batch` tiles
+        let mut shapes: BTreeMap<(usize, usize), Vec<&mut Stream<I>>> = BTreeMap::new();
+        for s in streams.iter_mut() {
+            if let Some(g) = s.groups.get(round) {
+                let t = s.tiles[g.start];
+                shapes.entry((t.h, t.w)).or_default().push(s);
+            }
+        }
+        let mut batches: Vec<Vec<&mut Stream<I>>> = Vec::new();
+        for (_, list) in shapes {
+            let mut current: Vec<&mut Stream<I>> = Vec::new();
+            let mut tiles = 0;
+            for s in list {
+                let n = s.groups[round].len();
+                if !current.is_empty() && tiles + n > batch.max(1) {
+                    batches.push(std::mem::take(&mut current));
+                    tiles = 0;
+                }
+                tiles += n;
+                current.push(s);
+            }
+            if !current.is_empty() {
+                batches.push(current);
+            }
+        }
+        batches
+            .into_par_iter()
+            .map(|mut b| {
+                let tiles = code_batch(&mut b, round, engine)?;
+                progress(tiles);
+                Ok(())
+            })
+            .collect::<Result<Vec<()>>>()?;
+    }
+    Ok(())
+}
+
+/// Codes group `round` of each stream of `batch` (one shape); returns the tiles coded.
+fn code_batch<I: BitIo>(
+    batch: &mut [&mut Stream<I>],
+    round: usize,
+    engine: Option<&Engine>,
+) -> Result<usize> {
+    let first = &batch[0];
+    let shape = first.tiles[first.groups[round].start];
+    let (h, w) = (shape.h, shape.w);
+    let mut net_tiles = 0;
+    let mut tiles = 0;
+    for s in batch.iter_mut() {
+        let g = s.groups[round].clone();
+        tiles += g.len();
+        for t in g {
+            if s.network {
+                // probability 1/2: see the module docs
+                let bit = s.io.code(s.uses[t] as u32, 32768)?;
+                s.uses[t] = bit == 1;
+            }
+            net_tiles += s.uses[t] as usize;
+        }
+    }
+    let engine = engine.filter(|_| net_tiles > 0);
+    let mut session = engine.map(|e| e.session(net_tiles, h, w));
+    let n_out = engine.map_or(0, |e| e.config().output_size());
+    let mut pixels = vec![[0u8; 3]; net_tiles];
+    for p in 0..h * w {
+        let params: &[f32] = match &mut session {
+            Some(s) => s.predict(),
+            None => &[],
+        };
+        let mut n = 0;
+        for s in batch.iter_mut() {
+            for t in s.groups[round].clone() {
+                let net = s.uses[t].then(|| &params[n * n_out..(n + 1) * n_out]);
+                code_pixel(s, t, p, net)?;
+                if net.is_some() {
+                    let ch = s.color.channels();
+                    pixels[n] =
+                        network_pixel(&s.pixels[t][p * ch..(p + 1) * ch], s.color.color_channels());
+                    n += 1;
+                }
+            }
+        }
+        if let Some(s) = &mut session {
+            s.advance(&pixels);
+        }
+    }
+    Ok(tiles)
+}
+
+/// Codes pixel `p` of tile `t` of stream `s`, with the network's outputs `net` if it uses it.
+fn code_pixel<I: BitIo>(s: &mut Stream<I>, t: usize, p: usize, net: Option<&[f32]>) -> Result<()> {
+    let tile = s.tiles[t];
+    let (i, j) = (p / tile.w, p % tile.w);
+    let ch = s.color.channels();
+    let alpha = s.color.has_alpha().then_some(ch - 1);
+    // alpha first, then the colour channels
+    let mut order = [0usize; 4];
+    let mut len = 0;
+    if let Some(a) = alpha {
+        order[0] = a;
+        len = 1;
+    }
+    for c in 0..s.color.color_channels() {
+        order[len] = c;
+        len += 1;
+    }
+    let order = &order[..len];
+    let mut mix = net.map(|params| PixelMixture::with_logarithm(params, Logarithm::Libm));
+    for pos in 0..len {
+        let k = order[pos];
+        let site = Site {
+            pixels: &s.pixels[t],
+            width: tile.w,
+            channels: ch,
+        };
+        let nb = site.gather(i, j, order, pos, alpha);
+        let value = s.pixels[t][p * ch + k];
+        let v = match (&mut mix, Some(k) == alpha) {
+            (Some(m), false) => {
+                let cdf = m.channel(k);
+                let v = s.state.code_value(&mut s.io, value, &nb, Some(&cdf))?;
+                s.bits += m.observe(&cdf, k, v);
+                v
+            }
+            _ => s.state.code_value(&mut s.io, value, &nb, None)?,
+        };
+        s.pixels[t][p * ch + k] = v;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::tiles::tiles_of;
+
+    #[test]
+    fn layout_covers_every_tile_once_in_groups_of_one_shape() {
+        for (w, h) in [(32, 32), (70, 33), (800, 775), (4000, 40)] {
+            let tiles: Vec<Tile> = tiles_of(0, w, h).collect();
+            let streams = layout(&tiles);
+            assert_eq!(streams.len(), tiles.len().div_ceil(STREAM_TILES));
+            let mut seen: Vec<usize> = streams.iter().flat_map(|s| s.tiles.clone()).collect();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..tiles.len()).collect::<Vec<_>>());
+            for s in &streams {
+                assert!(s.tiles.len() <= STREAM_TILES);
+                let mut next = 0;
+                for g in &s.groups {
+                    assert_eq!(g.start, next);
+                    next = g.end;
+                    assert!(!g.is_empty() && g.len() <= GROUP_TILES);
+                    let t0 = tiles[s.tiles[g.start]];
+                    assert!(s.tiles[g.clone()]
+                        .iter()
+                        .all(|&t| (tiles[t].w, tiles[t].h) == (t0.w, t0.h)));
+                }
+                assert_eq!(next, s.tiles.len());
+            }
+        }
+    }
+}
