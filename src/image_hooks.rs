@@ -43,7 +43,9 @@ pub fn register_image_hooks() -> bool {
 }
 
 /// The first four bytes of each container version this build reads.
-const SIGNATURES: [&[u8]; 5] = [b"SNZ\x01", b"SNZ\x02", b"SNZ\x03", b"SNZ\x04", b"SNZ\x05"];
+const SIGNATURES: [&[u8]; 6] = [
+    b"SNZ\x01", b"SNZ\x02", b"SNZ\x03", b"SNZ\x04", b"SNZ\x05", b"SNZ\x06",
+];
 
 fn codec() -> Result<&'static Codec, Error> {
     static CODEC: OnceLock<Result<Codec, String>> = OnceLock::new();

@@ -13,7 +13,8 @@
 //! let decoded = Image::decode_with_metadata(&png, &Default::default())?;
 //! let codec = Codec::builtin()?;
 //! let file = codec.compress(&decoded.image)?; // the `.snz` file is `file.bytes`
-//! println!("{} bytes with the {} model", file.bytes.len(), codec.models()[file.model].name);
+//! let model = file.model.map_or("no", |m| codec.models()[m].name.as_str());
+//! println!("{} bytes with the {model} model", file.bytes.len());
 //! let back = codec.decompress(&file.bytes)?;
 //! assert_eq!(back.image, decoded.image);
 //! # Ok::<(), snailzip::Error>(())

@@ -445,14 +445,19 @@ pub fn read_body(bytes: &[u8], header: Header, pos: usize) -> Result<Container<'
         Metadata::default()
     };
     let (tx, ty) = header.tile_grid();
-    let (tiles, max_len): (usize, Box<dyn Fn(usize) -> usize>) = if version == ADAPTIVE_VERSION
-    {
+    let (tiles, max_len): (usize, Box<dyn Fn(usize) -> usize>) = if version == ADAPTIVE_VERSION {
         // payloads are streams: a mode byte and at most the stored pixels
         let all: Vec<_> = super::tiles::tiles_of(0, header.width, header.height).collect();
         let ch = header.color.channels();
         let raw: Vec<usize> = super::streams::layout(&all)
             .iter()
-            .map(|s| 1 + s.tiles.iter().map(|&t| all[t].w * all[t].h * ch).sum::<usize>())
+            .map(|s| {
+                1 + s
+                    .tiles
+                    .iter()
+                    .map(|&t| all[t].w * all[t].h * ch)
+                    .sum::<usize>()
+            })
             .collect();
         (raw.len(), Box::new(move |s| raw[s]))
     } else {

@@ -21,6 +21,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::image_io::{ColorType, Image, Metadata};
 
+use super::adaptive::Checked;
 use super::alpha::{self, AlphaModel};
 use super::container::{self, Container};
 use super::encode::{network_pixel, words_to_bytes};
@@ -380,8 +381,9 @@ pub(super) fn decode_adaptive(
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Vec<Result<(Image, Metadata)>> {
-    let mut streams: Vec<Stream<DefaultRangeDecoder>> = Vec::new();
+    let mut streams: Vec<Stream<Checked>> = Vec::new();
     let mut owner = Vec::new();
+    let mut coded: Vec<&[u8]> = Vec::new();
     let mut failed: Vec<Option<Error>> = (0..parsed.len()).map(|_| None).collect();
     let mut stored: Vec<(usize, Vec<Tile>, Vec<Vec<u8>>)> = Vec::new();
     for (k, file) in parsed.iter().enumerate() {
@@ -410,16 +412,23 @@ pub(super) fn decode_adaptive(
                     stored.push((k, order, pixels));
                 }
                 Some(&container::STREAM_CODED) => {
-                    let words = bytes_to_words(&payload[1..]);
-                    let io = match DefaultRangeDecoder::from_compressed(words) {
+                    let io = match Checked::new(bytes_to_words(&payload[1..])) {
                         Ok(io) => io,
                         Err(e) => {
-                            failed[k] = Some(coder_error(e));
+                            failed[k] = Some(e);
                             break;
                         }
                     };
+                    coded.push(&payload[1..]);
                     let pixels = order.iter().map(|t| vec![0u8; t.w * t.h * ch]).collect();
-                    streams.push(Stream::new(order, layout.groups, pixels, h.network, h.color, io));
+                    streams.push(Stream::new(
+                        order,
+                        layout.groups,
+                        pixels,
+                        h.network,
+                        h.color,
+                        io,
+                    ));
                     owner.push(k);
                 }
                 _ => {
@@ -444,11 +453,38 @@ pub(super) fn decode_adaptive(
             failed[k].get_or_insert_with(|| Error::Format(e.to_string()));
         }
     }
-    let decoded = streams
-        .into_iter()
-        .zip(owner)
-        .map(|(s, k)| (k, s.tiles, s.pixels));
-    for (k, tiles, pixels) in decoded.chain(stored) {
+    let mut decoded = Vec::with_capacity(streams.len());
+    for ((s, k), payload) in streams.into_iter().zip(owner).zip(coded) {
+        // the payload must be exactly what the encoder writes for the decoded pixels
+        let honest = s.io.honest().map(|w| words_to_bytes(&w));
+        let raw: usize = s.pixels.iter().map(Vec::len).sum();
+        match honest {
+            Ok(h) if h == payload && h.len() < raw => {}
+            Ok(h) if payload.len() > h.len() && payload.starts_with(&h) => {
+                failed[k].get_or_insert_with(|| {
+                    Error::Format(format!(
+                        "{} bytes of unexpected data after the end of the image (concatenated \
+                         or damaged file?)",
+                        payload.len() - h.len()
+                    ))
+                });
+            }
+            Ok(_) => {
+                failed[k].get_or_insert_with(|| {
+                    Error::Format(
+                        "corrupt payload: a stream's bytes are not what the encoder writes for \
+                         its pixels"
+                            .into(),
+                    )
+                });
+            }
+            Err(e) => {
+                failed[k].get_or_insert(e);
+            }
+        }
+        decoded.push((k, s.tiles, s.pixels));
+    }
+    for (k, tiles, pixels) in decoded.into_iter().chain(stored) {
         let Ok(f) = &parsed[k] else { continue };
         let (ch, width) = (f.header.color.channels(), f.header.width);
         for (t, px) in tiles.iter().zip(pixels) {

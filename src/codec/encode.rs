@@ -249,16 +249,23 @@ fn compress_adaptive(
         for (model, ks) in by_model {
             let engine = model.map(|m| engines[m]);
             let all = options.effort >= 3;
-            let files = encode_adaptive(images, metadata, &ks, &uses, all, engine, options, progress)?;
+            let files =
+                encode_adaptive(images, metadata, &ks, &uses, all, engine, options, progress)?;
             for (k, mut file) in ks.into_iter().zip(files) {
                 file.model = model;
-                if best[k].as_ref().is_none_or(|b| file.bytes.len() < b.bytes.len()) {
+                if best[k]
+                    .as_ref()
+                    .is_none_or(|b| file.bytes.len() < b.bytes.len())
+                {
                     best[k] = Some(file);
                 }
             }
         }
     }
-    Ok(best.into_iter().map(|b| b.expect("every image coded")).collect())
+    Ok(best
+        .into_iter()
+        .map(|b| b.expect("every image coded"))
+        .collect())
 }
 
 /// Whether the network is likely to pay for this tile: not where most values equal their
@@ -267,7 +274,9 @@ fn compress_adaptive(
 fn network_pays(image: &Image, t: &Tile) -> bool {
     let ch = image.color.channels();
     let cc = image.color.color_channels();
-    let at = |i: usize, j: usize, c: usize| image.data[((t.y0 + i) * image.width + t.x0 + j) * ch + c] as i32;
+    let at = |i: usize, j: usize, c: usize| {
+        image.data[((t.y0 + i) * image.width + t.x0 + j) * ch + c] as i32
+    };
     let mut hits = 0;
     let mut total = 0;
     for i in 1..t.h {

@@ -556,8 +556,15 @@ mod tests {
     #[test]
     fn choice_takes_the_smaller_model_and_decodes_by_id() {
         let (a, b) = (tiny(5), tiny(6));
-        let opts = Options::default();
-        let codec = Codec::from_models(vec![a.clone(), b.clone()]).unwrap();
+        // the network alone: the choice decides every tile's coding
+        let opts = Options {
+            effort: 0,
+            ..Options::default()
+        };
+        let codec = Codec::from_models(vec![a.clone(), b.clone()])
+            .unwrap()
+            .with_options(opts.clone())
+            .unwrap();
         let images: Vec<Image> = (0..3)
             .map(|k| {
                 let data = (0..40 * 36 * 3)
@@ -591,7 +598,7 @@ mod tests {
             let which =
                 usize::from(probe_cost(image, &b.engine) * 13 < probe_cost(image, &a.engine) * 10);
             let alone = compress(image, engines[which], &opts, &|_| {}).unwrap().0;
-            assert_eq!((&file.bytes, file.model), (&alone, which));
+            assert_eq!((&file.bytes, file.model), (&alone, Some(which)));
             assert_eq!(file.stats.tiles, 4);
         }
         // decoding follows each file's id, whatever the order of the models
@@ -609,7 +616,7 @@ mod tests {
         let big = Image::new(300, 70, ColorType::Rgb, data).unwrap();
         let file = codec.compress(&big).unwrap();
         assert_eq!(file.stats.tiles, 30);
-        let alone = compress(&big, engines[file.model], &opts, &|_| {})
+        let alone = compress(&big, engines[file.model.unwrap()], &opts, &|_| {})
             .unwrap()
             .0;
         assert_eq!(file.bytes, alone);
@@ -619,16 +626,25 @@ mod tests {
     fn decode_only_models_decode_but_never_compress() {
         let image = Image::new(9, 5, ColorType::Gray, (0..45).collect()).unwrap();
         let (a, mut old) = (tiny(5), tiny(6));
+        let opts = Options {
+            effort: 0,
+            ..Options::default()
+        };
         let written = Codec::from_models(vec![old.clone()])
+            .unwrap()
+            .with_options(opts.clone())
             .unwrap()
             .compress(&image)
             .unwrap();
         old.decode_only = true;
-        let codec = Codec::from_models(vec![old.clone(), a]).unwrap();
+        let codec = Codec::from_models(vec![old.clone(), a])
+            .unwrap()
+            .with_options(opts)
+            .unwrap();
         // the old model is skipped when compressing, and still decodes its files
-        assert_eq!(codec.compress(&image).unwrap().model, 1);
+        assert_eq!(codec.compress(&image).unwrap().model, Some(1));
         let back = codec.decompress(&written.bytes).unwrap();
-        assert_eq!((back.image, back.model), (image.clone(), 0));
+        assert_eq!((back.image, back.model), (image.clone(), Some(0)));
         let only_old = Codec::from_models(vec![old]).unwrap();
         assert!(matches!(only_old.compress(&image), Err(Error::Usage(_))));
     }
@@ -643,21 +659,137 @@ mod tests {
         )
         .unwrap();
         let engine = Engine::new(&Weights::random(&Config::tiny(), 3));
-        let bytes: Vec<Vec<u8>> = [1, 2, 3]
-            .iter()
-            .map(|&threads| {
-                let options = Options {
-                    threads,
-                    batch: threads,
-                    ..Options::default()
-                };
-                let codec = Codec::with_engine(engine.clone())
-                    .with_options(options)
-                    .unwrap();
-                codec.compress(&image).unwrap().bytes
+        for effort in 0..=MAX_EFFORT {
+            let bytes: Vec<Vec<u8>> = [1, 2, 3]
+                .iter()
+                .map(|&threads| {
+                    let options = Options {
+                        threads,
+                        batch: threads,
+                        effort,
+                        ..Options::default()
+                    };
+                    let codec = Codec::with_engine(engine.clone())
+                        .with_options(options)
+                        .unwrap();
+                    codec.compress(&image).unwrap().bytes
+                })
+                .collect();
+            assert!(bytes.windows(2).all(|w| w[0] == w[1]), "effort {effort}");
+        }
+    }
+
+    /// A photo-like image: a gradient with noise, so the network pays on every tile.
+    fn noisy(width: usize, height: usize, color: ColorType, seed: u64) -> Image {
+        let mut state = seed;
+        let ch = color.channels();
+        let data = (0..width * height * ch)
+            .map(|i| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let (p, c) = (i / ch, i % ch);
+                let g = (p % width) * 3 + (p / width) + c * 50;
+                ((g as u64 + (state >> 59)) % 256) as u8
             })
             .collect();
-        assert!(bytes.windows(2).all(|w| w[0] == w[1]));
+        Image::new(width, height, color, data).unwrap()
+    }
+
+    #[test]
+    fn adaptive_round_trips_at_every_effort_shape_and_thread_count() {
+        let model = tiny(8);
+        // 330 × 300: 110 tiles in two streams, edge tiles of three other shapes
+        for (w, h, color) in [
+            (330, 300, ColorType::Rgb),
+            (37, 9, ColorType::Rgba),
+            (20, 33, ColorType::GrayAlpha),
+            (1, 1, ColorType::Gray),
+        ] {
+            let image = noisy(w, h, color, w as u64);
+            for effort in 1..=MAX_EFFORT {
+                let mut files = Vec::new();
+                for threads in [1, 2] {
+                    let options = Options {
+                        threads,
+                        batch: 3 * threads,
+                        effort,
+                        ..Options::default()
+                    };
+                    let codec = Codec::from_models(vec![model.clone()])
+                        .unwrap()
+                        .with_options(options)
+                        .unwrap();
+                    let file = codec.compress(&image).unwrap();
+                    assert_eq!(file.bytes[3], container::ADAPTIVE_VERSION);
+                    let opened = codec.open(&file.bytes).unwrap();
+                    // effort 1 never needs the model; the noisy tiles use it at effort 2
+                    assert_eq!(opened.header().network, effort == 2 || file.model.is_some());
+                    assert_eq!(file.model.is_some(), opened.header().network);
+                    if effort == 1 {
+                        assert_eq!(file.model, None);
+                    }
+                    if effort == 2 && w > 2 {
+                        assert_eq!(file.model, Some(0), "{w}×{h}");
+                    }
+                    let back = codec.decompress(&file.bytes).unwrap();
+                    assert!(back.image == image, "{w}×{h} {color:?} effort {effort}");
+                    files.push(file.bytes);
+                }
+                assert_eq!(files[0], files[1], "threads and batch change no bit");
+            }
+        }
+    }
+
+    #[test]
+    fn incompressible_streams_are_stored() {
+        let mut state = 7u64;
+        let data = (0..128 * 128 * 3)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect();
+        let image = Image::new(128, 128, ColorType::Rgb, data).unwrap();
+        for effort in 1..=MAX_EFFORT {
+            let codec = Codec::from_models(vec![tiny(1)])
+                .unwrap()
+                .with_options(Options {
+                    effort,
+                    ..Options::default()
+                })
+                .unwrap();
+            let file = codec.compress(&image).unwrap();
+            // 8 bits per subpixel, a header and a mode byte per stream
+            assert!(
+                file.bytes.len() <= 128 * 128 * 3 + 32,
+                "{}",
+                file.bytes.len()
+            );
+            assert!(codec.decompress(&file.bytes).unwrap().image == image);
+        }
+    }
+
+    #[test]
+    fn a_file_without_network_decodes_with_any_model() {
+        let image = noisy(40, 40, ColorType::Rgb, 3);
+        let options = Options {
+            effort: 1,
+            ..Options::default()
+        };
+        let file = Codec::from_models(vec![tiny(1)])
+            .unwrap()
+            .with_options(options)
+            .unwrap()
+            .compress(&image)
+            .unwrap();
+        assert_eq!(&file.bytes[4..8], &[0, 0, 0, 0], "model id 0");
+        let other = Codec::from_models(vec![tiny(2)]).unwrap();
+        let back = other.decompress(&file.bytes).unwrap();
+        assert!(back.image == image);
+        assert_eq!(back.model, None);
     }
 
     #[test]

@@ -74,23 +74,29 @@ fn golden_file_bytes() {
     // engine, the quantization, the coder or the container shows up here. The version 2 file
     // is what builds before the portable logarithm wrote; it must stay reproducible. The
     // third file is coded with the f16 key/value cache (another model id and arithmetic).
+    // The last three are version 6 (the adaptive stage): without the network, with it where
+    // it pays (the default), and the smallest of every way.
     let img = structured(37, 9, ColorType::Rgba, 3);
     let f16 = Engine::new(&Weights::random(&Config::tiny(), 0).with_kv_cache(KvCache::F16));
     let mut hashes = Vec::new();
-    for (log, engine) in [
-        (Logarithm::Libm, tiny_engine(0)),
-        (Logarithm::Platform, tiny_engine(0)),
-        (Logarithm::Libm, f16),
+    for (log, engine, effort) in [
+        (Logarithm::Libm, tiny_engine(0), 0),
+        (Logarithm::Platform, tiny_engine(0), 0),
+        (Logarithm::Libm, f16, 0),
+        (Logarithm::Libm, tiny_engine(0), 1),
+        (Logarithm::Libm, tiny_engine(0), 2),
+        (Logarithm::Libm, tiny_engine(0), 3),
     ] {
         let options = Options {
             batch: 16,
             logarithm: log,
+            effort,
             ..Options::default()
         };
         let bytes = codec::compress(&img, &engine, &options, &|_| {}).unwrap().0;
         let hash = sha256_hex(&bytes);
         println!(
-            "{log:?}: version {}, {} bytes, {hash}",
+            "{log:?} effort {effort}: version {}, {} bytes, {hash}",
             bytes[3],
             bytes.len()
         );
@@ -104,7 +110,10 @@ fn golden_file_bytes() {
         [
             "f0364ba20a394deda9c5b4d938404658583b1100d77ef335061daf5a5b117912",
             "926b930beb1faf1254a7ed99a10ed2c5b21cd805b3a6464494b7319cd2d7ebcc",
-            "24b47116b550c2b6611e6b5c1ee63dcf44f85932ef02faadc1d210a7a825fee2"
+            "24b47116b550c2b6611e6b5c1ee63dcf44f85932ef02faadc1d210a7a825fee2",
+            "876dad12f18a0b4ace5d3a6c732a3e63c10b47e82b052726dafef961b44203b3",
+            "aca8415f4b0429a76e958a0abd740849e0fe12f024c182b1cc7be96f66b9b33d",
+            "876dad12f18a0b4ace5d3a6c732a3e63c10b47e82b052726dafef961b44203b3"
         ]
     );
 }

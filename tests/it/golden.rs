@@ -26,6 +26,8 @@ struct Golden {
     image: Image,
     metadata: Metadata,
     logarithm: Logarithm,
+    /// The effort (0: the network alone, versions 1 to 5; else version 6).
+    effort: u8,
 }
 
 fn text() -> Metadata {
@@ -55,14 +57,33 @@ fn goldens() -> Vec<Golden> {
             image: structured(37, 9, ColorType::Rgba, 3),
             metadata,
             logarithm,
+            effort: 0,
         });
     }
+    // version 6: the adaptive stage alone (metadata, alpha), and with the network (gray)
+    out.push(Golden {
+        name: "tiny-v6-e1.snz".into(),
+        engine: tiny(),
+        image: structured(37, 9, ColorType::Rgba, 3),
+        metadata: text(),
+        logarithm: Logarithm::Libm,
+        effort: 1,
+    });
+    out.push(Golden {
+        name: "tiny-v6-e2.snz".into(),
+        engine: tiny(),
+        image: structured(45, 35, ColorType::Gray, 5),
+        metadata: Metadata::default(),
+        logarithm: Logarithm::Libm,
+        effort: 2,
+    });
     out.push(Golden {
         name: "tiny-f16-v4.snz".into(),
         engine: Engine::new(&Weights::random(&Config::tiny(), 0).with_kv_cache(KvCache::F16)),
         image: structured(20, 33, ColorType::GrayAlpha, 4),
         metadata: Metadata::default(),
         logarithm: Logarithm::Libm,
+        effort: 0,
     });
     for (k, m) in builtin::models()
         .into_iter()
@@ -75,6 +96,18 @@ fn goldens() -> Vec<Golden> {
             image: structured(14, 11, ColorType::Rgb, 10 + k as u64),
             metadata: Metadata::default(),
             logarithm: Logarithm::Libm,
+            effort: 0,
+        });
+    }
+    // the current built-in models in version 6, the network on every tile that pays
+    for (k, m) in builtin::models().into_iter().enumerate() {
+        out.push(Golden {
+            name: format!("builtin-{}-v6.snz", m.name),
+            engine: Engine::new(&m.weights().unwrap()),
+            image: structured(40, 33, ColorType::Rgb, 20 + k as u64),
+            metadata: Metadata::default(),
+            logarithm: Logarithm::Libm,
+            effort: 2,
         });
     }
     out
@@ -87,6 +120,7 @@ fn golden_dir() -> PathBuf {
 fn encode(g: &Golden) -> Vec<u8> {
     let options = Options {
         logarithm: g.logarithm,
+        effort: g.effort,
         ..Options::default()
     };
     Codec::with_engine(g.engine.clone())
@@ -124,6 +158,14 @@ fn golden_files_decode_and_encode_bit_exactly() {
     for g in &goldens {
         let file = read(&g.name);
         versions.push(file[3]);
+        // version 6 files made with a model use it (the flags byte says so)
+        let opened = Codec::with_engine(g.engine.clone()).open(&file).unwrap();
+        assert_eq!(
+            opened.header().network,
+            g.effort != 1,
+            "{}: network flag",
+            g.name
+        );
         assert_eq!(
             container::logarithm(file[3]),
             g.logarithm,
@@ -158,6 +200,6 @@ fn golden_files_decode_and_encode_bit_exactly() {
     versions.dedup();
     assert_eq!(
         versions,
-        (1..=container::VERSION_METADATA).collect::<Vec<_>>()
+        (1..=container::ADAPTIVE_VERSION).collect::<Vec<_>>()
     );
 }

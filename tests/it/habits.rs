@@ -329,7 +329,7 @@ fn metadata_is_restored_byte_exact_unless_stripped() {
     let info = snailzip(d, &["info", "m.png.snz", "--model", "tiny.safetensors"]);
     let text = String::from_utf8_lossy(&info.stdout);
     assert!(
-        text.contains("version 5") && text.contains("iCCP"),
+        text.contains("version 6") && text.contains("iCCP"),
         "{text}"
     );
     ok(d, &strs(&with(&["-d", "m.png.snz", "-o", "back.png"], &M)));

@@ -110,12 +110,18 @@ fn describe_file(input: &Path, codec: &Codec) -> anyhow::Result<()> {
         bytes.len(),
         bytes.len() as f64 * 8.0 / sub as f64
     );
-    println!(
-        "tiles:       {} of {}×{}",
-        file.payloads.len(),
-        h.tile,
-        h.tile
-    );
+    let (tx, ty) = h.tile_grid();
+    if file.version == container::ADAPTIVE_VERSION {
+        println!(
+            "tiles:       {} of {}×{}, in {} adaptive stream(s)",
+            tx * ty,
+            h.tile,
+            h.tile,
+            file.payloads.len()
+        );
+    } else {
+        println!("tiles:       {} of {}×{}", tx * ty, h.tile, h.tile);
+    }
     println!("checksum:    {:08x} (CRC-32 of pixels)", h.checksum);
     let metadata = if file.metadata.is_empty() {
         "none".to_string()
@@ -123,6 +129,10 @@ fn describe_file(input: &Path, codec: &Codec) -> anyhow::Result<()> {
         file.metadata.describe()
     };
     println!("metadata:    {metadata}");
+    if !h.network {
+        println!("model id:    none (adaptive stage alone: decodes without a model)");
+        return Ok(());
+    }
     match codec.model_for(&h.model_id) {
         Ok(k) => {
             let m = &codec.models()[k];

@@ -59,7 +59,11 @@ impl Site<'_> {
         let n = self.at(i - 1, j, k);
         let west = if j > 0 { self.at(i, j - 1, k) } else { n };
         let nw = if j > 0 { self.at(i - 1, j - 1, k) } else { n };
-        let ne = if j + 1 < w { self.at(i - 1, j + 1, k) } else { n };
+        let ne = if j + 1 < w {
+            self.at(i - 1, j + 1, k)
+        } else {
+            n
+        };
         let ww = if j >= 2 { self.at(i, j - 2, k) } else { west };
         let nn = if i >= 2 { self.at(i - 2, j, k) } else { n };
         [west, n, nw, ne, ww, nn]

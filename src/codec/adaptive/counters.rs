@@ -18,7 +18,7 @@ const RATE: [u32; 1024] = {
     let mut t = [0u32; 1024];
     let mut n = 0;
     while n < 1024 {
-        t[n] = (131_072 / (2 * n as u32 + 3)) as u32;
+        t[n] = 131_072 / (2 * n as u32 + 3);
         n += 1;
     }
     t
@@ -98,13 +98,19 @@ mod tests {
         let mut c = FRESH;
         assert_eq!(p16(c), 32768);
         update(&mut c, 1, 255);
-        assert!(p16(c) > 54000, "one bit teaches a fresh counter most of the way");
+        assert!(
+            p16(c) > 54000,
+            "one bit teaches a fresh counter most of the way"
+        );
         for _ in 0..100 {
             update(&mut c, 1, 255);
         }
         assert!(p16(c) > 65000);
         update(&mut c, 0, 255);
-        assert!(p16(c) > 64000, "a long history is not overturned by one bit");
+        assert!(
+            p16(c) > 64000,
+            "a long history is not overturned by one bit"
+        );
         assert_eq!(count(c), 102);
     }
 

@@ -106,10 +106,34 @@ impl BitIo for DefaultRangeEncoder {
     }
 }
 
-impl BitIo for DefaultRangeDecoder {
+/// A decoder that codes every decoded bit again, so that the caller can check that the
+/// payload is exactly what the encoder writes for the decoded values (no trailing data, no
+/// other bytes that happen to decode).
+pub struct Checked {
+    decoder: DefaultRangeDecoder,
+    again: DefaultRangeEncoder,
+}
+
+impl Checked {
+    /// Decodes `words`.
+    pub fn new(words: Vec<u32>) -> Result<Checked> {
+        Ok(Checked {
+            decoder: DefaultRangeDecoder::from_compressed(words).map_err(coder_error)?,
+            again: DefaultRangeEncoder::new(),
+        })
+    }
+
+    /// The words the encoder writes for what was decoded.
+    pub fn honest(self) -> Result<Vec<u32>> {
+        self.again.into_compressed().map_err(coder_error)
+    }
+}
+
+impl BitIo for Checked {
     #[inline]
     fn code(&mut self, _bit: u32, p1: u32) -> Result<u32> {
-        self.decode_symbol(Bit(p1)).map_err(coder_error)
+        let bit = self.decoder.decode_symbol(Bit(p1)).map_err(coder_error)?;
+        self.again.code(bit, p1)
     }
 }
 
@@ -147,7 +171,7 @@ impl Adaptive {
 
     /// The bytes [`Adaptive::new`] allocates for a stream of `subpixels` values.
     pub fn bytes_for(subpixels: usize) -> usize {
-        CONTEXTS * 64 << table_bits(subpixels)
+        (CONTEXTS * 64) << table_bits(subpixels)
     }
 
     /// Codes one value (`value` is ignored when decoding) with neighbourhood `nb` and, if the
@@ -212,7 +236,11 @@ impl Adaptive {
             for (i, t) in self.tables.iter_mut().enumerate() {
                 counters::update(t.get_mut(slots[i], k), bit, LIMIT);
             }
-            let rate = if confidence == 0 { ALONE_RATE } else { NET_RATE };
+            let rate = if confidence == 0 {
+                ALONE_RATE
+            } else {
+                NET_RATE
+            };
             self.mixer.update(set, &x, p_mix, bit, rate);
             self.apm.update(at, bit);
             if bit == 1 {
