@@ -255,29 +255,51 @@ pub fn write_coded_with(
     payloads: &[Vec<u8>],
     log: Logarithm,
 ) -> Vec<u8> {
-    let total: usize = payloads.iter().map(Vec::len).sum();
     let section = metadata_section(metadata);
-    let mut out = Vec::with_capacity(40 + section.len() + 3 * payloads.len() + total);
-    out.extend_from_slice(&MAGIC);
-    out.push(match (section.is_empty(), log) {
+    let version = match (section.is_empty(), log) {
         (true, Logarithm::Libm) => VERSION,
         (false, Logarithm::Libm) => VERSION_METADATA,
         (true, Logarithm::Platform) => LEGACY_VERSION,
         (false, Logarithm::Platform) => LEGACY_VERSION_METADATA,
-    });
+    };
     debug_assert_eq!(
         header.tile,
         crate::config::TILE,
         "version 2 implies the tile size"
     );
-    out.extend_from_slice(&header.model_id.bytes()[..STORED_ID_BYTES]);
+    assemble(
+        version,
+        header.model_id.bytes(),
+        header,
+        None,
+        &section,
+        payloads,
+    )
+}
+
+/// The file: magic, `version`, the model `id`'s first bytes, the header's fields, the flags
+/// byte (version 6), the metadata `section`, the payload table and the payloads.
+fn assemble(
+    version: u8,
+    id: &[u8],
+    header: &Header,
+    flags: Option<u8>,
+    section: &[u8],
+    payloads: &[Vec<u8>],
+) -> Vec<u8> {
+    let total: usize = payloads.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(40 + section.len() + 3 * payloads.len() + total);
+    out.extend_from_slice(&MAGIC);
+    out.push(version);
+    out.extend_from_slice(&id[..STORED_ID_BYTES]);
     out.push(header.color.code());
     out.extend_from_slice(&header.checksum.to_le_bytes());
     put_varint(&mut out, header.width as u64);
     put_varint(&mut out, header.height as u64);
+    out.extend(flags);
     if !section.is_empty() {
         put_varint(&mut out, section.len() as u64);
-        out.extend_from_slice(&section);
+        out.extend_from_slice(section);
     }
     for p in payloads.iter().take(payloads.len().saturating_sub(1)) {
         put_varint(&mut out, p.len() as u64);
@@ -291,20 +313,11 @@ pub fn write_coded_with(
 /// Serializes a version 6 file: header, metadata and the stream payloads.
 pub fn write_adaptive(header: &Header, metadata: &Metadata, payloads: &[Vec<u8>]) -> Vec<u8> {
     let section = metadata_section(metadata);
-    let total: usize = payloads.iter().map(Vec::len).sum();
-    let mut out = Vec::with_capacity(40 + section.len() + 3 * payloads.len() + total);
-    out.extend_from_slice(&MAGIC);
-    out.push(ADAPTIVE_VERSION);
     let id = if header.network {
         header.model_id.bytes()
     } else {
         &[0; STORED_ID_BYTES]
     };
-    out.extend_from_slice(&id[..STORED_ID_BYTES]);
-    out.push(header.color.code());
-    out.extend_from_slice(&header.checksum.to_le_bytes());
-    put_varint(&mut out, header.width as u64);
-    put_varint(&mut out, header.height as u64);
     let mut flags = 0;
     if !section.is_empty() {
         flags |= FLAG_METADATA;
@@ -312,18 +325,14 @@ pub fn write_adaptive(header: &Header, metadata: &Metadata, payloads: &[Vec<u8>]
     if header.network {
         flags |= FLAG_NETWORK;
     }
-    out.push(flags);
-    if !section.is_empty() {
-        put_varint(&mut out, section.len() as u64);
-        out.extend_from_slice(&section);
-    }
-    for p in payloads.iter().take(payloads.len().saturating_sub(1)) {
-        put_varint(&mut out, p.len() as u64);
-    }
-    for p in payloads {
-        out.extend_from_slice(p);
-    }
-    out
+    assemble(
+        ADAPTIVE_VERSION,
+        id,
+        header,
+        Some(flags),
+        &section,
+        payloads,
+    )
 }
 
 fn metadata_section(metadata: &Metadata) -> Vec<u8> {

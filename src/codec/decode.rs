@@ -87,13 +87,7 @@ pub(super) fn decode_files<'a>(
     }
     // pixel buffers only for files whose header parsed (sizes were checked against limits);
     // a corrupt tile fails the files it belongs to
-    let mut data: Vec<Vec<u8>> = parsed
-        .iter()
-        .map(|f| match f {
-            Ok(f) => vec![0u8; f.header.width * f.header.height * f.header.color.channels()],
-            Err(_) => Vec::new(),
-        })
-        .collect();
+    let mut data = pixel_buffers(&parsed);
     let mut failed: Vec<Option<String>> = vec![None; files.len()];
     // the first tile whose payload is not what the encoder writes, per file
     let mut unfaithful: Vec<Option<String>> = vec![None; files.len()];
@@ -159,6 +153,18 @@ pub(super) fn decode_files<'a>(
                 None => {}
             }
             Ok((image, f.metadata))
+        })
+        .collect()
+}
+
+/// A zeroed pixel buffer for each file whose header parsed (its size was checked against the
+/// limits), none for the others.
+fn pixel_buffers(parsed: &[Result<Container<'_>>]) -> Vec<Vec<u8>> {
+    parsed
+        .iter()
+        .map(|f| match f {
+            Ok(f) => vec![0u8; f.header.width * f.header.height * f.header.color.channels()],
+            Err(_) => Vec::new(),
         })
         .collect()
 }
@@ -440,13 +446,7 @@ pub(super) fn decode_adaptive(
             }
         }
     }
-    let mut data: Vec<Vec<u8>> = parsed
-        .iter()
-        .map(|f| match f {
-            Ok(f) => vec![0u8; f.header.width * f.header.height * f.header.color.channels()],
-            Err(_) => Vec::new(),
-        })
-        .collect();
+    let mut data = pixel_buffers(&parsed);
     let batch = engine.map_or(1, |e| options.batch_for(e));
     if let Err(e) = streams::run(&mut streams, engine, batch, progress) {
         for &k in &owner {
