@@ -43,8 +43,8 @@ pub fn register_image_hooks() -> bool {
 }
 
 /// The first four bytes of each container version this build reads.
-const SIGNATURES: [&[u8]; 6] = [
-    b"SNZ\x01", b"SNZ\x02", b"SNZ\x03", b"SNZ\x04", b"SNZ\x05", b"SNZ\x06",
+const SIGNATURES: [&[u8]; 7] = [
+    b"SNZ\x01", b"SNZ\x02", b"SNZ\x03", b"SNZ\x04", b"SNZ\x05", b"SNZ\x06", b"SNZ\x07",
 ];
 
 fn codec() -> Result<&'static Codec, Error> {
@@ -141,6 +141,7 @@ impl ImageDecoder for SnzDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::Options;
     use crate::config::Config;
     use crate::engine::Engine;
     use crate::weights::Weights;
@@ -157,7 +158,15 @@ mod tests {
         // made with a model that is not built in: a decoding error naming the model
         let engine = Engine::new(&Weights::random(&Config::tiny(), 1));
         let img = Image::new(5, 4, ColorType::Gray, (0..20).collect()).unwrap();
-        let file = Codec::with_engine(engine).compress(&img).unwrap();
+        let network = Options {
+            effort: 0,
+            ..Options::default()
+        };
+        let file = Codec::with_engine(engine)
+            .with_options(network)
+            .unwrap()
+            .compress(&img)
+            .unwrap();
         std::fs::write(&p, &file.bytes).unwrap();
         let err = image::open(&p).unwrap_err().to_string();
         assert!(err.contains("model"), "{err}");

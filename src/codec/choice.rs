@@ -23,12 +23,18 @@ enum Sample {
     /// of their own. Those rows cost exactly what they cost inside the whole tile (the model
     /// is causal), and a 32×32 image is compared for an eighth of its coding time.
     Probes(Vec<Tile>),
-    /// Larger images: an evenly spread twelfth (at least 8) of the full 32×32 tiles; the
-    /// chosen model's payloads of these tiles go into the file.
+    /// Larger images: an evenly spread `1/share` (at least 8) of the full 32×32 tiles; with
+    /// the network alone, the chosen model's payloads of these tiles go into the file.
     Tiles(Vec<usize>),
 }
 
-fn sample_tiles(tiles: &[Tile]) -> Sample {
+/// The share of a large image's tiles sampled when the chosen model's payloads go into the
+/// file (effort 0), and when they cannot (the adaptive stage codes the image again, so the
+/// whole sample is extra work: a smaller one halves it).
+const SHARE_KEPT: usize = 12;
+const SHARE_ADAPTIVE: usize = 24;
+
+fn sample_tiles(tiles: &[Tile], share: usize) -> Sample {
     let n = tiles.len();
     if n <= 8 {
         return Sample::Probes(
@@ -49,7 +55,7 @@ fn sample_tiles(tiles: &[Tile]) -> Sample {
     } else {
         full
     };
-    let m = n.div_ceil(12).max(8).min(pool.len());
+    let m = n.div_ceil(share).max(8).min(pool.len());
     Sample::Tiles(
         (0..m)
             .map(|k| pool[(2 * k + 1) * pool.len() / (2 * m)])
@@ -71,9 +77,14 @@ pub(super) fn choose(
     let (mut sample, mut probes) = (Vec::new(), Vec::new());
     let mut probed = vec![false; images.len()];
     let tiles = &pool.tiles;
+    let share = if options.effort == 0 {
+        SHARE_KEPT
+    } else {
+        SHARE_ADAPTIVE
+    };
     for (k, probed) in probed.iter_mut().enumerate() {
         let s = pool.starts[k];
-        match sample_tiles(pool.of_image(k)) {
+        match sample_tiles(pool.of_image(k), share) {
             Sample::Tiles(ids) => sample.extend(ids.into_iter().map(|i| s + i)),
             Sample::Probes(p) => {
                 probes.extend(p);
@@ -125,21 +136,25 @@ mod tests {
     #[test]
     fn samples_spread_over_full_tiles() {
         let tiles: Vec<Tile> = tiles_of(0, 768, 512).collect();
-        let Sample::Tiles(s) = sample_tiles(&tiles) else {
+        let Sample::Tiles(s) = sample_tiles(&tiles, SHARE_KEPT) else {
             panic!("a photo is sampled by whole tiles")
         };
         assert_eq!(s.len(), 32);
         assert!(s.windows(2).all(|w| w[0] < w[1]));
         assert!(s[0] < 12 && s[31] > 370, "{s:?}");
+        let Sample::Tiles(half) = sample_tiles(&tiles, SHARE_ADAPTIVE) else {
+            panic!("a photo is sampled by whole tiles")
+        };
+        assert_eq!(half.len(), 16);
         // partial edge tiles are not sampled when full ones exist
         let edge: Vec<Tile> = tiles_of(0, 100, 300).collect();
-        let Sample::Tiles(s) = sample_tiles(&edge) else {
+        let Sample::Tiles(s) = sample_tiles(&edge, SHARE_KEPT) else {
             panic!("30 tiles are sampled by whole tiles")
         };
         assert!(s.iter().all(|&i| edge[i].w == TILE && edge[i].h == TILE));
         // small images: the top rows of every tile
         let small: Vec<Tile> = tiles_of(0, 40, 34).collect();
-        let Sample::Probes(p) = sample_tiles(&small) else {
+        let Sample::Probes(p) = sample_tiles(&small, SHARE_KEPT) else {
             panic!("4 tiles are probed")
         };
         let shapes: Vec<_> = p.iter().map(|t| (t.x0, t.y0, t.w, t.h)).collect();

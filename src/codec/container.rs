@@ -42,6 +42,11 @@
 //!              stream's tiles in coding order) and the data
 //! ```
 //!
+//! Version 7 has version 6's fields. Its streams are coded with the adaptive stage's second
+//! variant (neighbours from the coded tiles above and to the left, two template contexts),
+//! and a file that uses no network cuts its tiles into streams of up to 256 tiles instead of
+//! 96; the version names the arithmetic and the layout that decode it.
+//!
 //! Every field is checked before anything is allocated from it: dimensions against
 //! [`Limits`], tile lengths against the bytes actually present and against the most an
 //! honest encoder can write for the tile's pixels ([`max_payload_bytes`]), metadata entries
@@ -67,16 +72,27 @@ pub const VERSION_METADATA: u8 = 5;
 pub const LEGACY_VERSION: u8 = 2;
 /// See [`LEGACY_VERSION`].
 pub const LEGACY_VERSION_METADATA: u8 = 3;
-/// The adaptive format (with or without metadata, as its flags say).
-pub const ADAPTIVE_VERSION: u8 = 6;
-/// Flags of version 6: a metadata section follows.
+/// The adaptive format this build writes (with or without metadata, as its flags say):
+/// version 6's fields, coded with the adaptive stage's version 7 variant (contexts reach
+/// into the coded tiles above and to the left; two template contexts), in larger streams
+/// when no tile uses the network.
+pub const ADAPTIVE_VERSION: u8 = 7;
+/// The first adaptive version (builds of 2026-12-02): same layout, the version 6 variant of
+/// the adaptive stage. Decoded as ever; written only to test that.
+pub const FIRST_ADAPTIVE_VERSION: u8 = 6;
+/// Flags of versions 6 and 7: a metadata section follows.
 const FLAG_METADATA: u8 = 1;
-/// Flags of version 6: tiles may use the network.
+/// Flags of versions 6 and 7: tiles may use the network.
 const FLAG_NETWORK: u8 = 2;
-/// Mode byte of a version 6 stream payload: adaptive-coded.
+/// Mode byte of a version 6 or 7 stream payload: adaptive-coded.
 pub const STREAM_CODED: u8 = 0;
-/// Mode byte of a version 6 stream payload: stored.
+/// Mode byte of a version 6 or 7 stream payload: stored.
 pub const STREAM_STORED: u8 = 1;
+
+/// Whether files of this container version are coded by the adaptive stage, in streams.
+pub fn is_adaptive(version: u8) -> bool {
+    (FIRST_ADAPTIVE_VERSION..=ADAPTIVE_VERSION).contains(&version)
+}
 
 /// The logarithm a file of this container version was coded with.
 pub fn logarithm(version: u8) -> Logarithm {
@@ -102,7 +118,7 @@ pub struct StoredModelId {
 }
 
 impl StoredModelId {
-    /// The id of a version 6 file that uses no network.
+    /// The id of an adaptive file (version 6, 7) that uses no network.
     pub const NONE: StoredModelId = StoredModelId {
         bytes: [0; 8],
         len: STORED_ID_BYTES,
@@ -278,7 +294,7 @@ pub fn write_coded_with(
 }
 
 /// The file: magic, `version`, the model `id`'s first bytes, the header's fields, the flags
-/// byte (version 6), the metadata `section`, the payload table and the payloads.
+/// byte (versions 6, 7), the metadata `section`, the payload table and the payloads.
 fn assemble(
     version: u8,
     id: &[u8],
@@ -310,8 +326,15 @@ fn assemble(
     out
 }
 
-/// Serializes a version 6 file: header, metadata and the stream payloads.
-pub fn write_adaptive(header: &Header, metadata: &Metadata, payloads: &[Vec<u8>]) -> Vec<u8> {
+/// Serializes an adaptive file of `version` (6 or 7): header, metadata and the stream
+/// payloads.
+pub fn write_adaptive(
+    version: u8,
+    header: &Header,
+    metadata: &Metadata,
+    payloads: &[Vec<u8>],
+) -> Vec<u8> {
+    debug_assert!(is_adaptive(version));
     let section = metadata_section(metadata);
     let id = if header.network {
         header.model_id.bytes()
@@ -325,14 +348,7 @@ pub fn write_adaptive(header: &Header, metadata: &Metadata, payloads: &[Vec<u8>]
     if header.network {
         flags |= FLAG_NETWORK;
     }
-    assemble(
-        ADAPTIVE_VERSION,
-        id,
-        header,
-        Some(flags),
-        &section,
-        payloads,
-    )
+    assemble(version, id, header, Some(flags), &section, payloads)
 }
 
 fn metadata_section(metadata: &Metadata) -> Vec<u8> {
@@ -403,7 +419,7 @@ pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<(Header, usize)> {
         )));
     }
     limits.check(width, height)?;
-    let network = if version == ADAPTIVE_VERSION {
+    let network = if is_adaptive(version) {
         let flags = r.take(1, "header")?[0];
         if flags & !(FLAG_METADATA | FLAG_NETWORK) != 0 {
             return Err(Error::Format(format!("unknown header flags {flags:#04x}")));
@@ -446,19 +462,21 @@ pub fn read<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Container<'a>> {
 pub fn read_body(bytes: &[u8], header: Header, pos: usize) -> Result<Container<'_>> {
     let version = bytes[3];
     let mut r = Reader { bytes, pos };
-    // version 6: the flags byte ends the header
-    let flagged = version == ADAPTIVE_VERSION && bytes[pos - 1] & FLAG_METADATA != 0;
+    // versions 6 and 7: the flags byte ends the header
+    let flagged = is_adaptive(version) && bytes[pos - 1] & FLAG_METADATA != 0;
     let metadata = if has_metadata(version) || flagged {
         read_metadata(&mut r)?
     } else {
         Metadata::default()
     };
     let (tx, ty) = header.tile_grid();
-    let (tiles, max_len): (usize, Box<dyn Fn(usize) -> usize>) = if version == ADAPTIVE_VERSION {
+    let (tiles, max_len): (usize, Box<dyn Fn(usize) -> usize>) = if is_adaptive(version) {
         // payloads are streams: a mode byte and at most the stored pixels
         let all: Vec<_> = super::tiles::tiles_of(0, header.width, header.height).collect();
         let ch = header.color.channels();
-        let raw: Vec<usize> = super::streams::layout(&all)
+        let variant = super::adaptive::Variant::of_version(version).expect("an adaptive version");
+        let per_stream = super::streams::stream_tiles(variant, header.network);
+        let raw: Vec<usize> = super::streams::layout(&all, per_stream)
             .iter()
             .map(|s| {
                 1 + s

@@ -21,7 +21,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::image_io::{ColorType, Image, Metadata};
 
-use super::adaptive::Checked;
+use super::adaptive::{Checked, Variant};
 use super::alpha::{self, AlphaModel};
 use super::container::{self, Container};
 use super::encode::{network_pixel, words_to_bytes};
@@ -378,7 +378,7 @@ fn bytes_to_words(bytes: &[u8]) -> Vec<u32> {
         .collect()
 }
 
-/// Decodes version 6 files that [`Codec::open`](super::Codec::open) read: `parsed[k]` (an
+/// Decodes adaptive files (versions 6, 7) that [`Codec::open`](super::Codec::open) read: `parsed[k]` (an
 /// `Err` stays that file's result), with `engine` for those whose tiles use the network.
 /// Streams of all files are stepped together; a stored stream is copied without coding.
 pub(super) fn decode_adaptive(
@@ -401,7 +401,18 @@ pub(super) fn decode_adaptive(
         }
         let ch = h.color.channels();
         let tiles: Vec<Tile> = tiles_of(k, h.width, h.height).collect();
-        for (layout, payload) in streams::layout(&tiles).into_iter().zip(&f.payloads) {
+        let Some(variant) = Variant::of_version(f.version) else {
+            failed[k] = Some(Error::Format(format!(
+                "version {} is not adaptive",
+                f.version
+            )));
+            continue;
+        };
+        let per_stream = streams::stream_tiles(variant, h.network);
+        for (layout, payload) in streams::layout(&tiles, per_stream)
+            .into_iter()
+            .zip(&f.payloads)
+        {
             let order: Vec<Tile> = layout.tiles.iter().map(|&t| tiles[t]).collect();
             let raw: usize = order.iter().map(|t| t.w * t.h * ch).sum();
             match payload.first() {
@@ -434,6 +445,7 @@ pub(super) fn decode_adaptive(
                         h.network,
                         h.color,
                         io,
+                        variant,
                     ));
                     owner.push(k);
                 }

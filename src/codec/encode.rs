@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::image_io::{Image, Metadata};
 
 use super::adaptive::contexts::med;
+use super::adaptive::Variant;
 use super::alpha::AlphaModel;
 use super::container::{self, Header, StoredModelId};
 use super::mixture::{Logarithm, PixelMixture};
@@ -197,7 +198,7 @@ fn encode_batch(
         .collect()
 }
 
-/// Version 6: the adaptive stage, with the network where it pays (see [`Options::effort`]).
+/// Versions 6 and 7: the adaptive stage, with the network where it pays (see [`Options::effort`]).
 fn compress_adaptive(
     images: &[Image],
     metadata: &[Metadata],
@@ -216,6 +217,34 @@ fn compress_adaptive(
         .collect();
     let mut candidates: Vec<Vec<Option<usize>>> = vec![Vec::new(); images.len()];
     let wants_network: Vec<bool> = uses.iter().map(|u| u.iter().any(|&b| b)).collect();
+    // Images of one tile (CIFAR-10's 32×32): the adaptive stage has too few values to learn
+    // from to pay for its container bytes next to the network, so they are coded by the
+    // network alone (versions 4/5, as at effort 0) and by the adaptive stage alone, and the
+    // smaller file is kept (the cheap estimate of `network_pays` misjudges a lone tile);
+    // effort 3 adds its other ways.
+    let single: Vec<usize> = (0..images.len())
+        .filter(|&k| uses[k].len() == 1 && options.effort >= 2 && !engines.is_empty())
+        .collect();
+    let mut best: Vec<Option<Compressed>> = vec![None; images.len()];
+    if !single.is_empty() {
+        let subset: Vec<Image> = single.iter().map(|&k| images[k].clone()).collect();
+        let none = Metadata::default();
+        let meta: Vec<Metadata> = single
+            .iter()
+            .map(|&k| metadata.get(k).unwrap_or(&none).clone())
+            .collect();
+        let alone = Options {
+            effort: 0,
+            ..options.clone()
+        };
+        let files = compress_images(&subset, &meta, engines, &alone, progress)?;
+        for (&k, file) in single.iter().zip(files) {
+            best[k] = Some(file);
+        }
+    }
+    let wants_network: Vec<bool> = (0..images.len())
+        .map(|k| wants_network[k] && (options.effort >= 3 || best[k].is_none()))
+        .collect();
     if options.effort >= 3 {
         for c in &mut candidates {
             c.push(None);
@@ -233,7 +262,6 @@ fn compress_adaptive(
             c.push((wants_network[k] && !engines.is_empty()).then_some(0));
         }
     }
-    let mut best: Vec<Option<Compressed>> = vec![None; images.len()];
     let tries = candidates.iter().map(Vec::len).max().unwrap_or(0);
     for attempt in 0..tries {
         // images by the model this attempt codes them with
@@ -291,7 +319,7 @@ fn network_pays(image: &Image, t: &Tile) -> bool {
     hits * 2 < total.max(1)
 }
 
-/// Codes images `ks` in version 6 with `engine` (none: no network); tiles use it where
+/// Codes images `ks` in an adaptive version with `engine` (none: no network); tiles use it where
 /// `uses` says so, or all of them if `all`.
 #[allow(clippy::too_many_arguments)]
 fn encode_adaptive(
@@ -304,13 +332,15 @@ fn encode_adaptive(
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Compressed>> {
+    let version = options.adaptive_version;
+    let variant = Variant::of_version(version).expect("an adaptive version");
     let mut streams: Vec<Stream<DefaultRangeEncoder>> = Vec::new();
     let mut owner = Vec::new();
     for &k in ks {
         let image = &images[k];
         let tiles: Vec<Tile> = tiles_of(k, image.width, image.height).collect();
         let ch = image.color.channels();
-        for layout in streams::layout(&tiles) {
+        for layout in streams::layout(&tiles, streams::stream_tiles(variant, engine.is_some())) {
             let order: Vec<Tile> = layout.tiles.iter().map(|&t| tiles[t]).collect();
             let pixels = order
                 .iter()
@@ -330,6 +360,7 @@ fn encode_adaptive(
                 engine.is_some(),
                 image.color,
                 DefaultRangeEncoder::new(),
+                variant,
             );
             if engine.is_some() {
                 s.uses = layout.tiles.iter().map(|&t| all || uses[k][t]).collect();
@@ -377,7 +408,7 @@ fn encode_adaptive(
             };
             let meta = metadata.get(k).unwrap_or(&none);
             Compressed {
-                bytes: container::write_adaptive(&header, meta, &payloads[k]),
+                bytes: container::write_adaptive(version, &header, meta, &payloads[k]),
                 stats: stats[k].clone(),
                 model: None,
             }

@@ -1,10 +1,11 @@
-//! Version 6's streams: how an image's tiles are laid out into independent adaptive streams,
+//! The adaptive versions' (6, 7) streams: how an image's tiles are laid out into independent adaptive streams,
 //! and the driver that codes (or decodes) them, with the network stepping batches of tiles.
 //!
 //! The layout is part of the format and depends only on the image size:
-//! - the tiles, in raster order, are cut into `ceil(tiles / STREAM_TILES)` streams of
-//!   consecutive tiles, as equal as possible; each stream has its own adaptive state and
-//!   range coder, so streams decode in parallel;
+//! - the tiles, in raster order, are cut into `ceil(tiles / T)` streams of
+//!   consecutive tiles, as equal as possible (`T` = [`STREAM_TILES`], or
+//!   [`STREAM_TILES_ALONE`] in version 7 files that use no network); each stream has its own
+//!   adaptive state and range coder, so streams decode in parallel;
 //! - within a stream, tiles of one shape (in their order; shapes in order of first
 //!   appearance) are cut into groups of at most [`GROUP_TILES`]. A group is coded in lockstep:
 //!   pixel 0 of each of its tiles, then pixel 1 of each, and so on, every channel of a pixel
@@ -27,13 +28,27 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::image_io::ColorType;
 
-use super::adaptive::{Adaptive, BitIo, Site};
+use super::adaptive::{Adaptive, BitIo, Border, Site, Variant};
 use super::encode::network_pixel;
 use super::mixture::{Logarithm, PixelMixture};
 use super::tiles::Tile;
 
-/// Tiles per stream (at most; streams of an image differ by at most one tile).
+/// Tiles per stream (at most; streams of an image differ by at most one tile) of files that
+/// use the network: the network's work is spread over the streams' batches, so they must be
+/// many enough to keep the cores busy.
 pub const STREAM_TILES: usize = 96;
+/// Tiles per stream of version 7 files that use no network: fewer, larger streams learn
+/// more (on our screen-content set, streams of 192 tiles instead of 96 code a terminal
+/// screenshot and a text page 22–25% smaller), and a photo of 384 tiles still has two.
+pub const STREAM_TILES_ALONE: usize = 256;
+
+/// The most tiles per stream of a file coded with `variant`, using the network or not.
+pub fn stream_tiles(variant: Variant, network: bool) -> usize {
+    match (variant, network) {
+        (Variant::V7, false) => STREAM_TILES_ALONE,
+        _ => STREAM_TILES,
+    }
+}
 /// Tiles per lockstep group (at most).
 pub const GROUP_TILES: usize = 8;
 /// The adaptive state a wave of streams may hold, in bytes (an execution bound, not format).
@@ -47,10 +62,11 @@ pub struct StreamLayout {
     pub groups: Vec<Range<usize>>,
 }
 
-/// The streams of an image whose tiles, in raster order, are `tiles`.
-pub fn layout(tiles: &[Tile]) -> Vec<StreamLayout> {
+/// The streams of an image whose tiles, in raster order, are `tiles`, with at most
+/// `per_stream` tiles each ([`stream_tiles`]).
+pub fn layout(tiles: &[Tile], per_stream: usize) -> Vec<StreamLayout> {
     let n = tiles.len();
-    let streams = n.div_ceil(STREAM_TILES).max(1);
+    let streams = n.div_ceil(per_stream).max(1);
     (0..streams)
         .map(|s| {
             let range = s * n / streams..(s + 1) * n / streams;
@@ -97,10 +113,15 @@ pub struct Stream<I> {
     pub state: Adaptive,
     /// The network's information content of the values it predicted, in bits.
     pub bits: f64,
+    /// For each tile, the tiles (coding-order indices) above and to the left whose pixels
+    /// its contexts may read: those of this stream in an earlier group (version 7).
+    borders: Vec<[Option<usize>; 2]>,
 }
 
 impl<I> Stream<I> {
-    /// A stream of `tiles` (coding order) with `groups`, holding `pixels`.
+    /// A stream of `tiles` (coding order) with `groups`, holding `pixels`, coded with the
+    /// adaptive stage's `variant`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         tiles: Vec<Tile>,
         groups: Vec<Range<usize>>,
@@ -108,9 +129,15 @@ impl<I> Stream<I> {
         network: bool,
         color: ColorType,
         io: I,
+        variant: Variant,
     ) -> Stream<I> {
         let subpixels = tiles.iter().map(|t| t.w * t.h).sum::<usize>() * color.channels();
+        let borders = match variant {
+            Variant::V6 => vec![[None; 2]; tiles.len()],
+            Variant::V7 => borders(&tiles, &groups),
+        };
         Stream {
+            borders,
             uses: vec![network; tiles.len()],
             tiles,
             groups,
@@ -118,7 +145,7 @@ impl<I> Stream<I> {
             network,
             color,
             io,
-            state: Adaptive::new(subpixels),
+            state: Adaptive::new(subpixels, variant),
             bits: 0.0,
         }
     }
@@ -127,6 +154,35 @@ impl<I> Stream<I> {
     pub fn subpixels(&self) -> usize {
         self.pixels.iter().map(Vec::len).sum()
     }
+}
+
+/// For each tile of a stream (`tiles` in coding order, lockstep `groups`), the tile directly
+/// above and the one directly to the left, where they belong to an earlier group of the
+/// stream: the decoder has them whole before it starts the tile.
+fn borders(tiles: &[Tile], groups: &[Range<usize>]) -> Vec<[Option<usize>; 2]> {
+    let mut group = vec![0; tiles.len()];
+    for (g, r) in groups.iter().enumerate() {
+        for t in r.clone() {
+            group[t] = g;
+        }
+    }
+    (0..tiles.len())
+        .map(|t| {
+            let me = tiles[t];
+            let find = |above: bool| {
+                (0..tiles.len()).find(|&u| {
+                    let o = tiles[u];
+                    group[u] < group[t]
+                        && if above {
+                            o.x0 == me.x0 && o.y0 + o.h == me.y0
+                        } else {
+                            o.y0 == me.y0 && o.x0 + o.w == me.x0
+                        }
+                })
+            };
+            [find(true), find(false)]
+        })
+        .collect()
 }
 
 /// Codes `streams` (all with `engine` where their files use the network) round by round, in
@@ -142,7 +198,7 @@ pub fn run<I: BitIo + Send>(
         let mut end = start;
         let mut bytes = 0;
         while end < streams.len() && (end == start || bytes < WAVE_BYTES) {
-            bytes += Adaptive::bytes_for(streams[end].subpixels());
+            bytes += Adaptive::bytes_for(streams[end].subpixels(), streams[end].state.variant());
             end += 1;
         }
         run_wave(&mut streams[start..end], engine, batch, progress)?;
@@ -267,14 +323,25 @@ fn code_pixel<I: BitIo>(s: &mut Stream<I>, t: usize, p: usize, net: Option<&[f32
     }
     let order = &order[..len];
     let mut mix = net.map(|params| PixelMixture::with_logarithm(params, Logarithm::Libm));
+    let wide = s.state.variant() == Variant::V7;
+    let [above, left] = s.borders[t];
     for pos in 0..len {
         let k = order[pos];
+        let border = |u: Option<usize>| {
+            u.map(|u| Border {
+                pixels: &s.pixels[u],
+                width: s.tiles[u].w,
+                height: s.tiles[u].h,
+            })
+        };
         let site = Site {
             pixels: &s.pixels[t],
             width: tile.w,
             channels: ch,
+            above: border(above),
+            left: border(left),
         };
-        let nb = site.gather(i, j, order, pos, alpha);
+        let nb = site.gather(i, j, order, pos, alpha, wide);
         let value = s.pixels[t][p * ch + k];
         let v = match (&mut mix, Some(k) == alpha) {
             (Some(m), false) => {
@@ -299,7 +366,7 @@ mod tests {
     fn layout_covers_every_tile_once_in_groups_of_one_shape() {
         for (w, h) in [(32, 32), (70, 33), (800, 775), (4000, 40)] {
             let tiles: Vec<Tile> = tiles_of(0, w, h).collect();
-            let streams = layout(&tiles);
+            let streams = layout(&tiles, STREAM_TILES);
             assert_eq!(streams.len(), tiles.len().div_ceil(STREAM_TILES));
             let mut seen: Vec<usize> = streams.iter().flat_map(|s| s.tiles.clone()).collect();
             seen.sort_unstable();

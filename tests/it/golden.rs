@@ -26,8 +26,10 @@ struct Golden {
     image: Image,
     metadata: Metadata,
     logarithm: Logarithm,
-    /// The effort (0: the network alone, versions 1 to 5; else version 6).
+    /// The effort (0: the network alone, versions 1 to 5; else an adaptive version).
     effort: u8,
+    /// The adaptive version written at efforts 1 to 3 (6 or 7).
+    adaptive_version: u8,
 }
 
 fn text() -> Metadata {
@@ -58,25 +60,31 @@ fn goldens() -> Vec<Golden> {
             metadata,
             logarithm,
             effort: 0,
+            adaptive_version: 7,
         });
     }
-    // version 6: the adaptive stage alone (metadata, alpha), and with the network (gray)
-    out.push(Golden {
-        name: "tiny-v6-e1.snz".into(),
-        engine: tiny(),
-        image: structured(37, 9, ColorType::Rgba, 3),
-        metadata: text(),
-        logarithm: Logarithm::Libm,
-        effort: 1,
-    });
-    out.push(Golden {
-        name: "tiny-v6-e2.snz".into(),
-        engine: tiny(),
-        image: structured(45, 35, ColorType::Gray, 5),
-        metadata: Metadata::default(),
-        logarithm: Logarithm::Libm,
-        effort: 2,
-    });
+    // versions 6 and 7: the adaptive stage alone (metadata, alpha), and with the network
+    // (gray)
+    for v in [6, 7] {
+        out.push(Golden {
+            name: format!("tiny-v{v}-e1.snz"),
+            engine: tiny(),
+            image: structured(37, 9, ColorType::Rgba, 3),
+            metadata: text(),
+            logarithm: Logarithm::Libm,
+            effort: 1,
+            adaptive_version: v,
+        });
+        out.push(Golden {
+            name: format!("tiny-v{v}-e2.snz"),
+            engine: tiny(),
+            image: structured(45, 35, ColorType::Gray, 5),
+            metadata: Metadata::default(),
+            logarithm: Logarithm::Libm,
+            effort: 2,
+            adaptive_version: v,
+        });
+    }
     out.push(Golden {
         name: "tiny-f16-v4.snz".into(),
         engine: Engine::new(&Weights::random(&Config::tiny(), 0).with_kv_cache(KvCache::F16)),
@@ -84,6 +92,7 @@ fn goldens() -> Vec<Golden> {
         metadata: Metadata::default(),
         logarithm: Logarithm::Libm,
         effort: 0,
+        adaptive_version: 7,
     });
     for (k, m) in builtin::models()
         .into_iter()
@@ -97,18 +106,22 @@ fn goldens() -> Vec<Golden> {
             metadata: Metadata::default(),
             logarithm: Logarithm::Libm,
             effort: 0,
+            adaptive_version: 7,
         });
     }
-    // the current built-in models in version 6, the network on every tile that pays
-    for (k, m) in builtin::models().into_iter().enumerate() {
-        out.push(Golden {
-            name: format!("builtin-{}-v6.snz", m.name),
-            engine: Engine::new(&m.weights().unwrap()),
-            image: structured(40, 33, ColorType::Rgb, 20 + k as u64),
-            metadata: Metadata::default(),
-            logarithm: Logarithm::Libm,
-            effort: 2,
-        });
+    // the current built-in models in versions 6 and 7, the network on every tile that pays
+    for v in [6, 7] {
+        for (k, m) in builtin::models().into_iter().enumerate() {
+            out.push(Golden {
+                name: format!("builtin-{}-v{v}.snz", m.name),
+                engine: Engine::new(&m.weights().unwrap()),
+                image: structured(40, 33, ColorType::Rgb, 20 + k as u64),
+                metadata: Metadata::default(),
+                logarithm: Logarithm::Libm,
+                effort: 2,
+                adaptive_version: v,
+            });
+        }
     }
     out
 }
@@ -121,6 +134,7 @@ fn encode(g: &Golden) -> Vec<u8> {
     let options = Options {
         logarithm: g.logarithm,
         effort: g.effort,
+        adaptive_version: g.adaptive_version,
         ..Options::default()
     };
     Codec::with_engine(g.engine.clone())
@@ -158,7 +172,7 @@ fn golden_files_decode_and_encode_bit_exactly() {
     for g in &goldens {
         let file = read(&g.name);
         versions.push(file[3]);
-        // version 6 files made with a model use it (the flags byte says so)
+        // adaptive files made with a model use it (the flags byte says so)
         let opened = Codec::with_engine(g.engine.clone()).open(&file).unwrap();
         assert_eq!(
             opened.header().network,

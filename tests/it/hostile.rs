@@ -38,7 +38,7 @@ fn header(engine: &snailzip::Engine, color: ColorType, crc: u32, w: u64, h: u64)
 }
 
 /// Options that write the network-alone format (versions 4 and 5), whose tile table most
-/// of these tests attack; `effort` 2 writes version 6.
+/// of these tests attack; `effort` 2 writes version 7.
 fn at_effort(effort: u8) -> Options {
     Options {
         effort,

@@ -111,7 +111,7 @@ fn describe_file(input: &Path, codec: &Codec) -> anyhow::Result<()> {
         bytes.len() as f64 * 8.0 / sub as f64
     );
     let (tx, ty) = h.tile_grid();
-    if file.version == container::ADAPTIVE_VERSION {
+    if container::is_adaptive(file.version) {
         println!(
             "tiles:       {} of {}×{}, in {} adaptive stream(s)",
             tx * ty,

@@ -3,14 +3,22 @@
 //! from them (orders of neighbours, classic predictors, gradients and inter-channel
 //! predictions).
 //!
-//! Neighbours outside the tile are replaced by the nearest known one (W for N on the first
-//! row, N for W on the first column, 0 at the first pixel), so every subpixel has a full set.
+//! Neighbours outside the tile come from the tile above or to the left where the stream has
+//! already coded it (version 7; never in version 6), else are replaced by the nearest known
+//! one (W for N on the first row, N for W on the first column, 0 at the first pixel), so every
+//! subpixel has a full set.
 
-/// Number of context models.
-pub const CONTEXTS: usize = 14;
+/// Number of context models (version 7).
+pub const CONTEXTS: usize = 16;
+/// Number of context models of version 6 (the first 14).
+pub const CONTEXTS_V6: usize = 14;
 
 /// Channel ids of the adaptive stage: colour channels 0..3 (gray is 0), alpha 3.
 pub const ALPHA: usize = 3;
+
+/// Stands for a neighbour of the wide template that does not exist (outside every coded
+/// tile).
+const ABSENT: i32 = 256;
 
 /// The neighbourhood of one subpixel.
 #[derive(Clone, Copy, Debug, Default)]
@@ -29,49 +37,79 @@ pub struct Neighbours {
     pub first: Option<i32>,
     /// This pixel's alpha, when coding a colour channel of an image with alpha.
     pub alpha: Option<i32>,
+    /// The wide template (version 7): WWW, NWW, NEE, NNE, NNW, [`ABSENT`] where unknown.
+    pub far: [i32; 5],
 }
 
-/// A tile's pixels (interleaved, `channels` per pixel, `width` per row) during coding.
+/// A tile next to the one being coded, already coded in the same stream.
+#[derive(Clone, Copy, Debug)]
+pub struct Border<'a> {
+    pub pixels: &'a [u8],
+    pub width: usize,
+    pub height: usize,
+}
+
+/// A tile's pixels (interleaved, `channels` per pixel, `width` per row) during coding, with
+/// the coded tiles above and to the left, if any.
 pub struct Site<'a> {
     pub pixels: &'a [u8],
     pub width: usize,
     pub channels: usize,
+    pub above: Option<Border<'a>>,
+    pub left: Option<Border<'a>>,
 }
 
 impl Site<'_> {
+    /// Storage channel `k` at row `i`, column `j` of the tile, where negative rows are the
+    /// tile above and negative columns the tile to the left; `None` outside them. Only
+    /// causal positions are asked for.
     #[inline]
-    fn at(&self, i: usize, j: usize, k: usize) -> i32 {
-        self.pixels[(i * self.width + j) * self.channels + k] as i32
+    fn get(&self, i: isize, j: isize, k: usize) -> Option<i32> {
+        let ch = self.channels;
+        let w = self.width as isize;
+        let (b, i, j) = if i >= 0 && j >= 0 && j < w {
+            return Some(self.pixels[(i as usize * self.width + j as usize) * ch + k] as i32);
+        } else if i < 0 && j >= 0 && j < w {
+            let b = self.above?;
+            (b, b.height as isize + i, j)
+        } else if i >= 0 && j < 0 {
+            let b = self.left?;
+            (b, i, b.width as isize + j)
+        } else {
+            return None;
+        };
+        (i >= 0 && j >= 0).then(|| b.pixels[(i as usize * b.width + j as usize) * ch + k] as i32)
     }
 
     /// Same-channel neighbours of `(i, j)` in storage channel `k`: W, N, NW, NE, WW, NN.
     #[inline]
     fn around(&self, i: usize, j: usize, k: usize) -> [i32; 6] {
-        let w = self.width;
-        if i == 0 && j == 0 {
-            return [0; 6];
-        }
-        if i == 0 {
-            let west = self.at(0, j - 1, k);
-            let ww = if j >= 2 { self.at(0, j - 2, k) } else { west };
-            return [west, west, west, west, ww, west];
-        }
-        let n = self.at(i - 1, j, k);
-        let west = if j > 0 { self.at(i, j - 1, k) } else { n };
-        let nw = if j > 0 { self.at(i - 1, j - 1, k) } else { n };
-        let ne = if j + 1 < w {
-            self.at(i - 1, j + 1, k)
-        } else {
-            n
+        let (i, j) = (i as isize, j as isize);
+        let g = |di: isize, dj: isize| self.get(i + di, j + dj, k);
+        let (w_known, n_known) = (g(0, -1), g(-1, 0));
+        let (west, n) = match (w_known, n_known) {
+            (None, None) => return [0; 6],
+            (Some(a), None) => (a, a),
+            (None, Some(b)) => (b, b),
+            (Some(a), Some(b)) => (a, b),
         };
-        let ww = if j >= 2 { self.at(i, j - 2, k) } else { west };
-        let nn = if i >= 2 { self.at(i - 2, j, k) } else { n };
+        let nw = g(-1, -1).unwrap_or(if n_known.is_some() { n } else { west });
+        let ne = g(-1, 1).unwrap_or(n);
+        let ww = g(0, -2).unwrap_or(west);
+        let nn = g(-2, 0).unwrap_or(n);
         [west, n, nw, ne, ww, nn]
+    }
+
+    /// The wide template of `(i, j)` in storage channel `k`: WWW, NWW, NEE, NNE, NNW.
+    fn far(&self, i: usize, j: usize, k: usize) -> [i32; 5] {
+        let (i, j) = (i as isize, j as isize);
+        let g = |di: isize, dj: isize| self.get(i + di, j + dj, k).unwrap_or(ABSENT);
+        [g(0, -3), g(-1, -2), g(-1, 2), g(-2, 1), g(-2, -1)]
     }
 
     /// The neighbourhood of pixel `(i, j)` for the channel coded `pos`-th, channels being
     /// coded in storage order `order` (alpha first if the image has it, `alpha` its storage
-    /// channel).
+    /// channel); `wide`: with the wide template (version 7).
     pub fn gather(
         &self,
         i: usize,
@@ -79,11 +117,12 @@ impl Site<'_> {
         order: &[usize],
         pos: usize,
         alpha: Option<usize>,
+        wide: bool,
     ) -> Neighbours {
         let k = order[pos];
         let [w, n, nw, ne, ww, nn] = self.around(i, j, k);
         let is_alpha = alpha == Some(k);
-        let here = |k: usize| self.at(i, j, k);
+        let here = |k: usize| self.pixels[(i * self.width + j) * self.channels + k] as i32;
         let (mut before, mut count) = ([0usize; 4], 0);
         for &c in &order[..pos] {
             if Some(c) != alpha {
@@ -111,6 +150,7 @@ impl Site<'_> {
                 Some(a) if !is_alpha => Some(here(a)),
                 _ => None,
             },
+            far: if wide { self.far(i, j, k) } else { [ABSENT; 5] },
         }
     }
 }
@@ -203,6 +243,32 @@ pub fn hashes(nb: &Neighbours) -> [u64; CONTEXTS] {
             h[13] = hash(&[13, c, q(w - ww), q(n - nn), u(p) >> 3]);
         }
     }
+    // version 7: the wide template's exact values (repeated glyphs, dither patterns) and its
+    // pattern of neighbours equal to W and to N (shapes whatever their colours)
+    let [www, nww, nee, nne, nnw] = nb.far;
+    h[14] = hash(&[
+        14,
+        c,
+        u(w),
+        u(n),
+        u(nw),
+        u(ne),
+        u(ww),
+        u(nn),
+        u(www),
+        u(nww),
+        u(nee),
+        u(nne),
+        u(nnw),
+    ]);
+    let mut pattern = 0u32;
+    for v in [n, nw, ne, ww, nn, www, nww, nee, nne, nnw] {
+        pattern = pattern << 1 | (v == w) as u32;
+    }
+    for v in [nw, ne, nn, nee, nne, nnw] {
+        pattern = pattern << 1 | (v == n) as u32;
+    }
+    h[15] = hash(&[15, c, pattern, u(w), q(n - w)]);
     h
 }
 
@@ -227,14 +293,51 @@ mod tests {
             pixels: &pixels,
             width: 3,
             channels: 3,
+            above: None,
+            left: None,
         };
-        let first = site.gather(0, 0, &[0, 1, 2], 0, None);
+        let first = site.gather(0, 0, &[0, 1, 2], 0, None, false);
         assert_eq!((first.w, first.n, first.prev), (0, 0, None));
         // pixel (1, 0), channel B: N is (0, 0), W falls back to N, NE is (0, 1)
-        let b = site.gather(1, 0, &[0, 1, 2], 2, None);
+        let b = site.gather(1, 0, &[0, 1, 2], 2, None, false);
         assert_eq!((b.channel, b.n, b.w, b.ne), (2, 2, 2, 12));
         assert_eq!(b.prev, Some([31, 1, 1, 1]));
         assert_eq!(b.first, Some(30));
         assert_ne!(hashes(&b), hashes(&first));
+    }
+
+    #[test]
+    fn neighbours_reach_into_coded_tiles_above_and_left() {
+        // gray 2×2 tiles: above [1 2; 3 4], left [5 6; 7 8], this one [9 10; 11 12]
+        fn border(pixels: &[u8]) -> Border<'_> {
+            Border {
+                pixels,
+                width: 2,
+                height: 2,
+            }
+        }
+        let (above, left, here) = ([1u8, 2, 3, 4], [5u8, 6, 7, 8], [9u8, 10, 11, 12]);
+        let site = Site {
+            pixels: &here,
+            width: 2,
+            channels: 1,
+            above: Some(border(&above)),
+            left: Some(border(&left)),
+        };
+        // pixel (0, 0): N and NN from above, W and WW from the left, NW unknown (N)
+        let nb = site.gather(0, 0, &[0], 0, None, true);
+        assert_eq!((nb.w, nb.n, nb.nw, nb.ne, nb.ww, nb.nn), (6, 3, 3, 4, 5, 1));
+        assert_eq!(nb.far, [ABSENT, ABSENT, ABSENT, 2, ABSENT]);
+        // pixel (1, 0): NW from the left tile's first row
+        let nb = site.gather(1, 0, &[0], 0, None, true);
+        assert_eq!((nb.w, nb.n, nb.nw, nb.ne, nb.nn), (8, 9, 6, 10, 3));
+        // without borders (version 6) the fallbacks stay inside the tile
+        let alone = Site {
+            above: None,
+            left: None,
+            ..site
+        };
+        let nb = alone.gather(1, 0, &[0], 0, None, false);
+        assert_eq!((nb.w, nb.n, nb.nw, nb.ne, nb.nn), (9, 9, 9, 10, 9));
     }
 }

@@ -29,15 +29,44 @@ use crate::error::Result;
 
 use super::coder_error;
 use super::mixture::ChannelCdf;
-pub use contexts::{Neighbours, Site, CONTEXTS};
+pub use contexts::{Border, Neighbours, Site, CONTEXTS};
 use counters::Table;
 use logistic::{squash, stretch};
 use mixer::{Apm, Mixer, WEIGHT_ONE};
 
-/// Mixer inputs: the context models, the network, a bias.
+/// The arithmetic variants of the stage; each stays selectable by the container version
+/// that wrote it, so every file keeps decoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// Container version 6: 14 context models on neighbours inside the tile.
+    V6,
+    /// Container version 7: neighbours also come from the tiles above and to the left where
+    /// the stream has already coded them, and two template contexts (a wide neighbourhood's
+    /// exact values; its pattern of equal neighbours) serve text, dithering and graphics.
+    V7,
+}
+
+impl Variant {
+    /// The variant a container version codes with (none: not an adaptive version).
+    pub fn of_version(version: u8) -> Option<Variant> {
+        match version {
+            6 => Some(Variant::V6),
+            7 => Some(Variant::V7),
+            _ => None,
+        }
+    }
+
+    /// Its context models.
+    pub fn contexts(self) -> usize {
+        match self {
+            Variant::V6 => contexts::CONTEXTS_V6,
+            Variant::V7 => CONTEXTS,
+        }
+    }
+}
+
+/// Mixer inputs at most: the context models, the network, a bias.
 const INPUTS: usize = CONTEXTS + 2;
-const NET: usize = CONTEXTS;
-const BIAS: usize = CONTEXTS + 1;
 /// Network confidence classes of the mixer's weight sets (0: no network).
 const CONFIDENCE: usize = 5;
 /// Weight sets: channel id × bit position × network confidence.
@@ -145,22 +174,28 @@ fn table_bits(subpixels: usize) -> u32 {
 
 /// The adaptive state of one stream.
 pub struct Adaptive {
+    variant: Variant,
     tables: Vec<Table>,
     mixer: Mixer,
     apm: Apm,
 }
 
 impl Adaptive {
-    /// A fresh state for a stream of about `subpixels` values (sizes its tables).
-    pub fn new(subpixels: usize) -> Adaptive {
+    /// A fresh state of `variant` for a stream of about `subpixels` values (sizes its
+    /// tables).
+    pub fn new(subpixels: usize, variant: Variant) -> Adaptive {
         let bits = table_bits(subpixels);
+        let contexts = variant.contexts();
+        // mixer inputs: the context models, the network, a bias
+        let (net, bias) = (contexts, contexts + 1);
         Adaptive {
-            tables: (0..CONTEXTS).map(|_| Table::new(bits)).collect(),
-            mixer: Mixer::new(INPUTS, SETS, |set, i| {
+            variant,
+            tables: (0..contexts).map(|_| Table::new(bits)).collect(),
+            mixer: Mixer::new(contexts + 2, SETS, |set, i| {
                 let with_net = set % CONFIDENCE != 0;
                 match (with_net, i) {
-                    (_, BIAS) => 0,
-                    (true, NET) => WEIGHT_ONE,
+                    (_, i) if i == bias => 0,
+                    (true, i) if i == net => WEIGHT_ONE,
                     (true, _) => 0,
                     (false, _) => WEIGHT_ONE / 4,
                 }
@@ -169,9 +204,14 @@ impl Adaptive {
         }
     }
 
+    /// Its variant.
+    pub fn variant(&self) -> Variant {
+        self.variant
+    }
+
     /// The bytes [`Adaptive::new`] allocates for a stream of `subpixels` values.
-    pub fn bytes_for(subpixels: usize) -> usize {
-        (CONTEXTS * 64) << table_bits(subpixels)
+    pub fn bytes_for(subpixels: usize, variant: Variant) -> usize {
+        (variant.contexts() * 64) << table_bits(subpixels)
     }
 
     /// Codes one value (`value` is ignored when decoding) with neighbourhood `nb` and, if the
@@ -184,6 +224,8 @@ impl Adaptive {
         net: Option<&ChannelCdf>,
     ) -> Result<u8> {
         let hashes = contexts::hashes(nb);
+        let contexts = self.tables.len();
+        let (net_at, bias) = (contexts, contexts + 1);
         let mut slots = [0usize; CONTEXTS];
         for (s, (t, &h)) in slots.iter_mut().zip(self.tables.iter_mut().zip(&hashes)) {
             *s = t.slot(h);
@@ -193,7 +235,8 @@ impl Adaptive {
         let (mut q_lo, mut q_hi) = (0u32, 1u32 << super::mixture::PRECISION);
         let mut node = 1usize;
         let mut x = [0i32; INPUTS];
-        x[BIAS] = 256;
+        x[bias] = 256;
+        let x_len = contexts + 2;
         for depth in 0..8 {
             if depth == 4 {
                 // the low nibble's slots, given the high nibble
@@ -219,16 +262,16 @@ impl Adaptive {
                     let ones = (q_hi - q_mid) as u64;
                     let zeros = (q_mid - q_lo) as u64;
                     let p = ((ones << 16) / (ones + zeros).max(1)).clamp(1, 65535);
-                    x[NET] = stretch(p as u32);
-                    1 + (x[NET].unsigned_abs() as usize / CONFIDENCE_STEP).min(CONFIDENCE - 2)
+                    x[net_at] = stretch(p as u32);
+                    1 + (x[net_at].unsigned_abs() as usize / CONFIDENCE_STEP).min(CONFIDENCE - 2)
                 }
                 None => {
-                    x[NET] = 0;
+                    x[net_at] = 0;
                     0
                 }
             };
             let set = (channel * 8 + depth) * CONFIDENCE + confidence;
-            let dot = self.mixer.dot(set, &x);
+            let dot = self.mixer.dot(set, &x[..x_len]);
             let p_mix = squash(dot);
             let (p_apm, at) = self.apm.refine(dot, channel * 256 + node);
             let p = ((p_mix * (4 - APM_SHARE) + APM_SHARE * p_apm + 2) >> 2).clamp(1, 65535);
@@ -241,7 +284,7 @@ impl Adaptive {
             } else {
                 NET_RATE
             };
-            self.mixer.update(set, &x, p_mix, bit, rate);
+            self.mixer.update(set, &x[..x_len], p_mix, bit, rate);
             self.apm.update(at, bit);
             if bit == 1 {
                 (lo, q_lo) = (mid, q_mid);
