@@ -29,8 +29,8 @@ enum Sample {
 }
 
 /// The share of a large image's tiles sampled when the chosen model's payloads go into the
-/// file (effort 0), and when they cannot (the adaptive stage codes the image again, so the
-/// whole sample is extra work: a smaller one halves it).
+/// file (effort 0), and when effort 2 weighs its ways (the adaptive stage codes the image
+/// again, so the whole sample is extra work: a smaller one halves it).
 const SHARE_KEPT: usize = 12;
 const SHARE_ADAPTIVE: usize = 24;
 
@@ -63,6 +63,27 @@ fn sample_tiles(tiles: &[Tile], share: usize) -> Sample {
     )
 }
 
+/// The weight (in tenths) of model `e`'s sample cost in the choice: another model than the
+/// first must beat it by 30% on probes (see [`choose`]).
+pub(super) fn probe_weight(e: usize, probed: bool) -> usize {
+    if e > 0 && probed {
+        13
+    } else {
+        10
+    }
+}
+
+/// The sample that stands for an image of raster-ordered `tiles` when effort 2 weighs its
+/// ways: the top rows of every tile of a small image, else an evenly spread 24th (at least
+/// 8) of its full tiles; each with the index of the tile it comes from, and whether they are
+/// probes.
+pub(super) fn adaptive_sample(tiles: &[Tile]) -> (Vec<(usize, Tile)>, bool) {
+    match sample_tiles(tiles, SHARE_ADAPTIVE) {
+        Sample::Probes(p) => (p.into_iter().enumerate().collect(), true),
+        Sample::Tiles(ids) => (ids.into_iter().map(|i| (i, tiles[i])).collect(), false),
+    }
+}
+
 /// Chooses a model (an index into `engines`) for each image of `pool`. The chosen model's
 /// payloads of sampled tiles are stored in `coded`, so they are not coded again.
 pub(super) fn choose(
@@ -77,14 +98,9 @@ pub(super) fn choose(
     let (mut sample, mut probes) = (Vec::new(), Vec::new());
     let mut probed = vec![false; images.len()];
     let tiles = &pool.tiles;
-    let share = if options.effort == 0 {
-        SHARE_KEPT
-    } else {
-        SHARE_ADAPTIVE
-    };
     for (k, probed) in probed.iter_mut().enumerate() {
         let s = pool.starts[k];
-        match sample_tiles(pool.of_image(k), share) {
+        match sample_tiles(pool.of_image(k), SHARE_KEPT) {
             Sample::Tiles(ids) => sample.extend(ids.into_iter().map(|i| s + i)),
             Sample::Probes(p) => {
                 probes.extend(p);
@@ -97,7 +113,6 @@ pub(super) fn choose(
     // by 30%. Measured on 1,000 CIFAR-10 training images (data_batch_5): 3.39833
     // bits/subpixel, as when whole images decide (3.39831), at 1.25x one model's time
     // instead of 2x; with a 10% margin 3.39870, without one 3.401.
-    let weight = |e: usize, probed: bool| if e > 0 && probed { 13 } else { 10 };
     let all_probes: Vec<usize> = (0..probes.len()).collect();
     let mut cost = vec![vec![0usize; images.len()]; engines.len()];
     let mut results = Vec::with_capacity(engines.len());
@@ -114,7 +129,7 @@ pub(super) fn choose(
     }
     for (k, c) in choice.iter_mut().enumerate() {
         *c = (0..engines.len())
-            .min_by_key(|&e| (cost[e][k] * weight(e, probed[k]), e))
+            .min_by_key(|&e| (cost[e][k] * probe_weight(e, probed[k]), e))
             .unwrap_or(0);
     }
     for (e, r) in results.into_iter().enumerate() {
