@@ -74,13 +74,26 @@ pub(super) fn probe_weight(e: usize, probed: bool) -> usize {
 }
 
 /// The sample that stands for an image of raster-ordered `tiles` when effort 2 weighs its
-/// ways: the top rows of every tile of a small image, else an evenly spread 24th (at least
-/// 8) of its full tiles; each with the index of the tile it comes from, and whether they are
-/// probes.
+/// ways: the top [`PROBE_ROWS`] rows of every tile of a small image, else those of an evenly
+/// spread 24th (at least 8) of its full tiles, so that weighing costs each model under 1/8
+/// of a tile in 24. Each comes with the index of the tile it is cut from; the flag says
+/// whether they are the top rows of a small image (which [`probe_weight`] corrects for;
+/// rows spread over a large image are not biased so).
 pub(super) fn adaptive_sample(tiles: &[Tile]) -> (Vec<(usize, Tile)>, bool) {
     match sample_tiles(tiles, SHARE_ADAPTIVE) {
         Sample::Probes(p) => (p.into_iter().enumerate().collect(), true),
-        Sample::Tiles(ids) => (ids.into_iter().map(|i| (i, tiles[i])).collect(), false),
+        Sample::Tiles(ids) => (
+            ids.into_iter()
+                .map(|i| {
+                    let probe = Tile {
+                        h: tiles[i].h.min(PROBE_ROWS),
+                        ..tiles[i]
+                    };
+                    (i, probe)
+                })
+                .collect(),
+            false,
+        ),
     }
 }
 

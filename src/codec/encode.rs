@@ -21,7 +21,7 @@ use super::container::{self, Header, StoredModelId};
 use super::mixture::{Logarithm, PixelMixture};
 use super::streams::{self, Stream};
 use super::tiles::{batches_of, tiles_of, Pool, Tile};
-use super::{checksum, choice, coder_error, Compressed, Options, Stats};
+use super::{checksum, choice, coder_error, Compressed, NetworkUse, Options, Stats};
 
 /// A tile's payload and the model's information content of its pixels in bits.
 pub(super) type Coded = (Vec<u8>, f64);
@@ -250,13 +250,27 @@ fn compress_adaptive(
             c.push(None);
             c.extend((0..engines.len()).map(Some));
         }
+    } else if options.network_use == NetworkUse::Tiles {
+        let choice = if engines.len() > 1 && wants_network.iter().any(|&b| b) {
+            let pool = Pool::of(images.iter().map(|i| (i.width, i.height)));
+            let mut coded = vec![None; pool.tiles.len()];
+            choice::choose(images, &pool, engines, options, &mut coded, progress)?
+        } else {
+            vec![0; images.len()]
+        };
+        for (k, c) in candidates.iter_mut().enumerate() {
+            c.push((wants_network[k] && !engines.is_empty()).then_some(choice[k]));
+        }
     } else {
         let ks: Vec<usize> = (0..images.len()).filter(|&k| wants_network[k]).collect();
         for c in &mut candidates {
             c.push(None);
         }
         if !ks.is_empty() && !engines.is_empty() {
-            for (&k, way) in ks.iter().zip(weigh_ways(images, &ks, &uses, engines, options)?) {
+            for (&k, way) in ks
+                .iter()
+                .zip(weigh_ways(images, &ks, &uses, engines, options)?)
+            {
                 candidates[k][0] = way;
             }
         }
@@ -389,12 +403,15 @@ fn weigh_ways(
                 let tiles: Vec<Tile> = sample.iter().map(|&(_, t)| t).collect();
                 let layout = streams::layout(&tiles, usize::MAX).remove(0);
                 let order: Vec<Tile> = layout.tiles.iter().map(|&t| tiles[t]).collect();
-                let uses: Vec<bool> = layout
-                    .tiles
-                    .iter()
-                    .map(|&t| uses[k][sample[t].0])
-                    .collect();
-                stream_of(&images[k], order, layout.groups, engine.is_some(), &uses, variant)
+                let uses: Vec<bool> = layout.tiles.iter().map(|&t| uses[k][sample[t].0]).collect();
+                stream_of(
+                    &images[k],
+                    order,
+                    layout.groups,
+                    engine.is_some(),
+                    &uses,
+                    variant,
+                )
             })
             .collect();
         let batch = engine.map_or(1, |e| options.batch_for(e));
@@ -415,16 +432,16 @@ fn weigh_ways(
 }
 
 /// How much smaller (percent) a sample must code with the network than without for effort 2
-/// to spend the network's time on the image. Fresh states flatter the network (the stage
-/// alone has learnt little on a sample); measured on our sets, samples of the 20 BSDS500
-/// validation photos code 19–30% smaller with it, those of screen content and graphics
-/// 6% smaller at best (1–2% on the whole image, for 10–35× the time).
-const NETWORK_MARGIN: usize = 10;
+/// to spend the network's time on the image. Fresh states on a few rows flatter the network
+/// (the stage alone has learnt little): measured on our sets, the samples of the 20
+/// BSDS500 validation photos code 30–47% smaller with it, those of screen content and
+/// graphics 12% smaller at best (1–2% on the whole image, for 10–35× the time).
+const NETWORK_MARGIN: usize = 20;
 
 /// Codes images `ks` in an adaptive version with `engine` (none: no network); tiles use it where
 /// `uses` says so, or all of them if `all`.
 #[allow(clippy::too_many_arguments)]
-fn encode_adaptive(
+pub(super) fn encode_adaptive(
     images: &[Image],
     metadata: &[Metadata],
     ks: &[usize],
@@ -445,7 +462,14 @@ fn encode_adaptive(
             let uses: Vec<bool> = layout.tiles.iter().map(|&t| all || uses[k][t]).collect();
             let order: Vec<Tile> = layout.tiles.iter().map(|&t| tiles[t]).collect();
             let network = engine.is_some();
-            streams.push(stream_of(image, order, layout.groups, network, &uses, variant));
+            streams.push(stream_of(
+                image,
+                order,
+                layout.groups,
+                network,
+                &uses,
+                variant,
+            ));
             owner.push(k);
         }
     }

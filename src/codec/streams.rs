@@ -24,7 +24,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Session};
 use crate::error::Result;
 use crate::image_io::ColorType;
 
@@ -240,10 +240,12 @@ fn run_wave<I: BitIo + Send>(
                 batches.push(current);
             }
         }
+        // cores left over by few batches split each batch's network work
+        let parts = (rayon::current_num_threads() / batches.len().max(1)).max(1);
         batches
             .into_par_iter()
             .map(|mut b| {
-                let tiles = code_batch(&mut b, round, engine)?;
+                let tiles = code_batch(&mut b, round, engine, parts)?;
                 progress(tiles);
                 Ok(())
             })
@@ -252,11 +254,13 @@ fn run_wave<I: BitIo + Send>(
     Ok(())
 }
 
-/// Codes group `round` of each stream of `batch` (one shape); returns the tiles coded.
+/// Codes group `round` of each stream of `batch` (one shape), the network's tiles stepped in
+/// up to `parts` engine sessions in parallel; returns the tiles coded.
 fn code_batch<I: BitIo>(
     batch: &mut [&mut Stream<I>],
     round: usize,
     engine: Option<&Engine>,
+    parts: usize,
 ) -> Result<usize> {
     let first = &batch[0];
     let shape = first.tiles[first.groups[round].start];
@@ -276,14 +280,43 @@ fn code_batch<I: BitIo>(
         }
     }
     let engine = engine.filter(|_| net_tiles > 0);
-    let mut session = engine.map(|e| e.session(net_tiles, h, w));
+    // the network's tiles in parts of `chunk`, each part its own session (the engine's
+    // outputs for a tile depend on no other tile of its batch)
+    let chunk = net_tiles.div_ceil(parts.clamp(1, net_tiles.max(1))).max(1);
+    let mut sessions: Vec<_> = match engine {
+        Some(e) => (0..net_tiles)
+            .step_by(chunk)
+            .map(|start| e.session(chunk.min(net_tiles - start), h, w))
+            .collect(),
+        None => Vec::new(),
+    };
     let n_out = engine.map_or(0, |e| e.config().output_size());
     let mut pixels = vec![[0u8; 3]; net_tiles];
+    let mut params = vec![0f32; net_tiles * n_out];
     for p in 0..h * w {
-        let params: &[f32] = match &mut session {
-            Some(s) => s.predict(),
-            None => &[],
+        // the previous pixel's values in, this pixel's distributions out
+        let step = |((out, session), px): ((&mut [f32], &mut Session), &[[u8; 3]])| {
+            if p > 0 {
+                session.advance(px);
+            }
+            out.copy_from_slice(session.predict());
         };
+        if sessions.is_empty() {
+            // no network in this batch
+        } else if sessions.len() > 1 {
+            params
+                .par_chunks_mut(chunk * n_out)
+                .zip(sessions.par_iter_mut())
+                .zip(pixels.par_chunks(chunk))
+                .for_each(step);
+        } else {
+            params
+                .chunks_mut(chunk * n_out)
+                .zip(sessions.iter_mut())
+                .zip(pixels.chunks(chunk))
+                .for_each(step);
+        }
+        let params = &params[..];
         let mut n = 0;
         for s in batch.iter_mut() {
             for t in s.groups[round].clone() {
@@ -296,9 +329,6 @@ fn code_batch<I: BitIo>(
                     n += 1;
                 }
             }
-        }
-        if let Some(s) = &mut session {
-            s.advance(&pixels);
         }
     }
     Ok(tiles)

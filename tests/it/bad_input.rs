@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use snailzip::codec::container;
-use snailzip::codec::{self, Options};
+use snailzip::codec::{self, NetworkUse, Options};
 use snailzip::weights::SplitMix64;
 use snailzip::Limits;
 use snailzip::{ColorType, Error};
@@ -18,7 +18,12 @@ fn sample_files() -> Vec<(snailzip::Image, Vec<u8>)> {
     ]
     .into_iter()
     .map(|img| {
-        let (bytes, _) = codec::compress(&img, &engine, &Options::default(), &|_| {}).unwrap();
+        // the network on every tile that may use it, so that the files need the model
+        let options = Options {
+            network_use: NetworkUse::Tiles,
+            ..Options::default()
+        };
+        let (bytes, _) = codec::compress(&img, &engine, &options, &|_| {}).unwrap();
         (img, bytes)
     })
     .collect()

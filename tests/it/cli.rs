@@ -35,7 +35,16 @@ fn compress_decompress_files() {
     let d = dir.path();
     let out = snailzip(
         d,
-        &["compress", "in.png", "--model", "tiny.safetensors", "-q"],
+        // effort 0: the file needs the model (the random tiny one does not pay at effort 2)
+        &[
+            "compress",
+            "in.png",
+            "--model",
+            "tiny.safetensors",
+            "-q",
+            "-e",
+            "0",
+        ],
     );
     assert!(
         out.status.success(),
@@ -149,7 +158,7 @@ fn bad_inputs_exit_nonzero_without_partial_files() {
     let m = ["--model", "tiny.safetensors", "-q"];
     assert!(snailzip(
         d,
-        &[&["compress", "in.png", "-o", "good.snz"][..], &m].concat()
+        &[&["compress", "in.png", "-o", "good.snz", "-e", "0"][..], &m].concat()
     )
     .status
     .success());

@@ -1,7 +1,7 @@
 //! The same bytes for any thread count and batch size, and golden values that pin the
 //! arithmetic on every platform that runs the tests.
 
-use snailzip::codec::{self, Codec, Logarithm, Options};
+use snailzip::codec::{self, Codec, Logarithm, NetworkUse, Options};
 use snailzip::config::KvCache;
 use snailzip::{ColorType, Config, Engine, Weights};
 
@@ -91,6 +91,7 @@ fn golden_file_bytes() {
             batch: 16,
             logarithm: log,
             effort,
+            network_use: NetworkUse::Tiles,
             ..Options::default()
         };
         let bytes = codec::compress(&img, &engine, &options, &|_| {}).unwrap().0;

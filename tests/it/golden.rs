@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use snailzip::codec::{self, container, Codec, Logarithm, Options};
+use snailzip::codec::{self, container, Codec, Logarithm, NetworkUse, Options};
 use snailzip::config::KvCache;
 use snailzip::image_io::{Chunk, Metadata};
 use snailzip::{builtin, ColorType, Config, Engine, Image, Weights};
@@ -135,6 +135,8 @@ fn encode(g: &Golden) -> Vec<u8> {
         logarithm: g.logarithm,
         effort: g.effort,
         adaptive_version: g.adaptive_version,
+        // effort 2 as the first adaptive builds did it: the network wherever a tile may use it
+        network_use: NetworkUse::Tiles,
         ..Options::default()
     };
     Codec::with_engine(g.engine.clone())
