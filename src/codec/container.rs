@@ -43,7 +43,7 @@
 //! ```
 //!
 //! Version 7 has version 6's fields. Its streams are coded with the adaptive stage's second
-//! variant (neighbours from the coded tiles above and to the left, two template contexts),
+//! variant (neighbours from the coded tiles above and to the left, three contexts more),
 //! and a file that uses no network cuts its tiles into streams of up to 256 tiles instead of
 //! 96; the version names the arithmetic and the layout that decode it.
 //!
@@ -74,7 +74,7 @@ pub const LEGACY_VERSION: u8 = 2;
 pub const LEGACY_VERSION_METADATA: u8 = 3;
 /// The adaptive format this build writes (with or without metadata, as its flags say):
 /// version 6's fields, coded with the adaptive stage's version 7 variant (contexts reach
-/// into the coded tiles above and to the left; two template contexts), in larger streams
+/// into the coded tiles above and to the left; three contexts more), in larger streams
 /// when no tile uses the network.
 pub const ADAPTIVE_VERSION: u8 = 7;
 /// The first adaptive version (builds of 2026-12-02): same layout, the version 6 variant of

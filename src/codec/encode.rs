@@ -432,11 +432,13 @@ fn weigh_ways(
 }
 
 /// How much smaller (percent) a sample must code with the network than without for effort 2
-/// to spend the network's time on the image. Fresh states on a few rows flatter the network
-/// (the stage alone has learnt little): measured on our sets, the samples of the 20
-/// BSDS500 validation photos code 30–47% smaller with it, those of screen content and
-/// graphics 12% smaller at best (1–2% on the whole image, for 10–35× the time).
-const NETWORK_MARGIN: usize = 20;
+/// to spend the network's time on the image. Measured on our sets: the samples of the 20
+/// BSDS500 validation photos code 30–47% smaller with it, those of 40 training photos (24
+/// BSDS500, 16 GCompris, halved or quartered) 21–48% except one at 10% (whose whole image
+/// codes 10% smaller with the network), those of screen content and graphics 12% smaller at
+/// best (1–2% on the whole image). The estimate is noisy, so the margin is small: photos
+/// come first, and only images the network clearly does not help skip it.
+const NETWORK_MARGIN: usize = 5;
 
 /// Codes images `ks` in an adaptive version with `engine` (none: no network); tiles use it where
 /// `uses` says so, or all of them if `all`.

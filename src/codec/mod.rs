@@ -63,7 +63,8 @@ pub const MAX_EFFORT: u8 = 3;
 /// Called with the number of tiles each finished batch completed.
 pub type Progress<'a> = &'a (dyn Fn(usize) + Sync);
 
-/// Settings of a [`Codec`]. None of them changes the bytes of a file.
+/// Settings of a [`Codec`]. Only `effort`, `logarithm`, `adaptive_version` and
+/// `network_use` change the bytes of a file (never how it decodes).
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Tiles of one shape stepped together through the engine ([`AUTO_BATCH`]: as many as
@@ -81,10 +82,13 @@ pub struct Options {
     /// How hard compression works (decompression reads what the file needs):
     /// - 0: the network alone (container versions 4 and 5, as earlier builds wrote);
     /// - 1: the adaptive stage alone, no network: fast;
-    /// - 2 (default): the adaptive stage with the network on the tiles where a cheap
-    ///   estimate says it pays, the model chosen per image on a sample;
-    /// - 3: every way (no network; the network on every tile with each model), the
-    ///   smallest kept.
+    /// - 2 (default): the adaptive stage, with the network on the tiles where a cheap
+    ///   estimate says it may pay, in images where a sample says it buys enough
+    ///   ([`NetworkUse`]), with the model that codes the sample smallest; an image of one
+    ///   tile is coded both by the network alone (versions 4/5) and by the stage alone, and
+    ///   the smaller file kept;
+    /// - 3: every way (no network; the network on every tile with each model; for an image
+    ///   of one tile also the network alone), the smallest kept.
     pub effort: u8,
     /// The container version adaptive files are written in (efforts 1 to 3): 7, this
     /// build's; 6 writes what builds of 2026-12-02 wrote, only to test that it still
@@ -98,8 +102,8 @@ pub struct Options {
 /// may pay, as ever).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NetworkUse {
-    /// Those whose sample codes at least 20% smaller with it than without (the default): the
-    /// network's time is spent where it buys much.
+    /// Those whose sample codes at least 5% smaller with it than without (the default): the
+    /// network's time is not spent where it buys nothing.
     Weighed,
     /// Every image with such tiles, with the model a sample of network-alone coding chooses
     /// (what builds of 2026-12-02 did; for tests and comparisons).

@@ -9,7 +9,7 @@
 //! subpixel has a full set.
 
 /// Number of context models (version 7).
-pub const CONTEXTS: usize = 16;
+pub const CONTEXTS: usize = 17;
 /// Number of context models of version 6 (the first 14).
 pub const CONTEXTS_V6: usize = 14;
 
@@ -39,6 +39,9 @@ pub struct Neighbours {
     pub alpha: Option<i32>,
     /// The wide template (version 7): WWW, NWW, NEE, NNE, NNW, [`ABSENT`] where unknown.
     pub far: [i32; 5],
+    /// The same channel 4 and 8 pixels up and to the left (version 7): N4, N8, W4, W8,
+    /// [`ABSENT`] where unknown (periodic patterns such as ordered dithering).
+    pub period: [i32; 4],
 }
 
 /// A tile next to the one being coded, already coded in the same stream.
@@ -100,11 +103,15 @@ impl Site<'_> {
         [west, n, nw, ne, ww, nn]
     }
 
-    /// The wide template of `(i, j)` in storage channel `k`: WWW, NWW, NEE, NNE, NNW.
-    fn far(&self, i: usize, j: usize, k: usize) -> [i32; 5] {
+    /// The wide template of `(i, j)` in storage channel `k`: WWW, NWW, NEE, NNE, NNW; and
+    /// N4, N8, W4, W8.
+    fn far(&self, i: usize, j: usize, k: usize) -> ([i32; 5], [i32; 4]) {
         let (i, j) = (i as isize, j as isize);
         let g = |di: isize, dj: isize| self.get(i + di, j + dj, k).unwrap_or(ABSENT);
-        [g(0, -3), g(-1, -2), g(-1, 2), g(-2, 1), g(-2, -1)]
+        (
+            [g(0, -3), g(-1, -2), g(-1, 2), g(-2, 1), g(-2, -1)],
+            [g(-4, 0), g(-8, 0), g(0, -4), g(0, -8)],
+        )
     }
 
     /// The neighbourhood of pixel `(i, j)` for the channel coded `pos`-th, channels being
@@ -121,6 +128,11 @@ impl Site<'_> {
     ) -> Neighbours {
         let k = order[pos];
         let [w, n, nw, ne, ww, nn] = self.around(i, j, k);
+        let (far, period) = if wide {
+            self.far(i, j, k)
+        } else {
+            ([ABSENT; 5], [ABSENT; 4])
+        };
         let is_alpha = alpha == Some(k);
         let here = |k: usize| self.pixels[(i * self.width + j) * self.channels + k] as i32;
         let (mut before, mut count) = ([0usize; 4], 0);
@@ -150,7 +162,8 @@ impl Site<'_> {
                 Some(a) if !is_alpha => Some(here(a)),
                 _ => None,
             },
-            far: if wide { self.far(i, j, k) } else { [ABSENT; 5] },
+            far,
+            period,
         }
     }
 }
@@ -269,6 +282,8 @@ pub fn hashes(nb: &Neighbours) -> [u64; CONTEXTS] {
         pattern = pattern << 1 | (v == n) as u32;
     }
     h[15] = hash(&[15, c, pattern, u(w), q(n - w)]);
+    let [n4, n8, w4, w8] = nb.period;
+    h[16] = hash(&[16, c, u(n4), u(n8), u(w4), u(w8), u(w)]);
     h
 }
 

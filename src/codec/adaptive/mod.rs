@@ -41,8 +41,9 @@ pub enum Variant {
     /// Container version 6: 14 context models on neighbours inside the tile.
     V6,
     /// Container version 7: neighbours also come from the tiles above and to the left where
-    /// the stream has already coded them, and two template contexts (a wide neighbourhood's
-    /// exact values; its pattern of equal neighbours) serve text, dithering and graphics.
+    /// the stream has already coded them, and three contexts more for text, dithering and
+    /// graphics (a wide neighbourhood's exact values; its pattern of equal neighbours; the
+    /// pixels 4 and 8 up and to the left, for periodic patterns).
     V7,
 }
 
