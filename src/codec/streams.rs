@@ -282,7 +282,7 @@ fn code_batch<I: BitIo>(
     let engine = engine.filter(|_| net_tiles > 0);
     // the network's tiles in parts of `chunk`, each part its own session (the engine's
     // outputs for a tile depend on no other tile of its batch)
-    let chunk = net_tiles.div_ceil(parts.clamp(1, net_tiles.max(1))).max(1);
+    let chunk = net_tiles.div_ceil(parts.max(1)).max(1);
     let mut sessions: Vec<_> = match engine {
         Some(e) => (0..net_tiles)
             .step_by(chunk)
