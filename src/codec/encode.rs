@@ -26,6 +26,17 @@ use super::{checksum, choice, coder_error, Compressed, NetworkUse, Options, Stat
 /// A tile's payload and the model's information content of its pixels in bits.
 pub(super) type Coded = (Vec<u8>, f64);
 
+/// Whether compressing with `options` may run the network: all but effort 1 (the adaptive
+/// stage alone) do; [`compress_images`] takes no models when it does not.
+pub(super) fn runs_network(options: &Options) -> bool {
+    !(options.effort == 1 && adaptive_at(options))
+}
+
+/// Whether `options` write the adaptive versions (6, 7).
+fn adaptive_at(options: &Options) -> bool {
+    options.effort > 0 && options.logarithm == Logarithm::Libm
+}
+
 /// Compresses `images` (with `metadata[k]` stored for image `k`, none beyond its length),
 /// each with the model of `engines` that codes a sample of its tiles smallest (ties: the
 /// earlier model); with one model there is no sampling. Tiles of all images are pooled, so
@@ -38,7 +49,7 @@ pub(super) fn compress_images(
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Compressed>> {
-    if options.effort > 0 && options.logarithm == Logarithm::Libm {
+    if adaptive_at(options) {
         return compress_adaptive(images, metadata, engines, options, progress);
     }
     assert!(!engines.is_empty(), "compression needs a model");

@@ -41,7 +41,7 @@ pub mod mixture;
 mod streams;
 mod tiles;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::builtin;
 use crate::engine::Engine;
@@ -174,8 +174,11 @@ pub struct Decompressed {
 pub struct Model {
     /// Its name for messages (`cifar`, `photo`, a file name).
     pub name: String,
-    /// Its engine.
-    pub engine: Engine,
+    /// Its engine, built on first use (a built-in model's weights are parsed only when a
+    /// file needs them: files that use no network never do).
+    engine: OnceLock<Engine>,
+    /// The built-in model it comes from, if its engine is built on first use.
+    builtin: Option<builtin::Builtin>,
     /// Only decodes the files it wrote (a retired built-in model): never compresses.
     pub decode_only: bool,
 }
@@ -183,11 +186,28 @@ pub struct Model {
 impl Model {
     /// A model that compresses and decompresses.
     pub fn new(name: impl Into<String>, weights: &Weights) -> Model {
+        Model::of_engine(name, Engine::new(weights))
+    }
+
+    /// A model of this engine.
+    pub fn of_engine(name: impl Into<String>, engine: Engine) -> Model {
         Model {
             name: name.into(),
-            engine: Engine::new(weights),
+            engine: OnceLock::from(engine),
+            builtin: None,
             decode_only: false,
         }
+    }
+
+    /// Its engine.
+    pub fn engine(&self) -> &Engine {
+        self.engine.get_or_init(|| {
+            let b = self
+                .builtin
+                .expect("a model without an engine is a built-in one");
+            // the embedded files are checked when they are built in, and by the tests
+            Engine::new(&b.weights().expect("an embedded model parses"))
+        })
     }
 
     /// A built-in model (retired ones are decode-only).
@@ -196,8 +216,10 @@ impl Model {
     /// Only if the embedded file is corrupt, which a build would not produce.
     pub fn builtin(b: &builtin::Builtin) -> Result<Model> {
         Ok(Model {
+            name: b.name.into(),
+            engine: OnceLock::new(),
+            builtin: Some(*b),
             decode_only: b.retired,
-            ..Model::new(b.name, &b.weights()?)
         })
     }
 }
@@ -242,11 +264,7 @@ impl Codec {
     pub fn with_engine(engine: Engine) -> Codec {
         let name = hex_id(&engine.id());
         Codec {
-            models: vec![Model {
-                name,
-                engine,
-                decode_only: false,
-            }],
+            models: vec![Model::of_engine(name, engine)],
             options: Options::default(),
             pool: None,
         }
@@ -310,8 +328,8 @@ impl Codec {
     pub fn model_for(&self, id: &StoredModelId) -> Result<usize> {
         self.models
             .iter()
-            .position(|m| id.matches(&m.engine.id()))
-            .ok_or_else(|| mismatch(id, self.models.iter().map(|m| &m.engine)))
+            .position(|m| id.matches(&m.engine().id()))
+            .ok_or_else(|| mismatch(id, self.models.iter().map(|m| m.engine())))
     }
 
     fn run<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
@@ -344,14 +362,10 @@ impl Codec {
         metadata: &[Metadata],
         progress: Progress<'_>,
     ) -> Result<Vec<Compressed>> {
-        let (index, engines): (Vec<usize>, Vec<&Engine>) = self
-            .models
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !m.decode_only)
-            .map(|(k, m)| (k, &m.engine))
-            .unzip();
-        if engines.is_empty() {
+        let index: Vec<usize> = (0..self.models.len())
+            .filter(|&k| !self.models[k].decode_only)
+            .collect();
+        if index.is_empty() {
             return Err(Error::Usage(format!(
                 "{} decode only: no model can compress",
                 self.models
@@ -361,6 +375,11 @@ impl Codec {
                     .join(", ")
             )));
         }
+        // effort 1 runs no network: its models are not even loaded
+        let engines: Vec<&Engine> = match encode::runs_network(&self.options) {
+            true => index.iter().map(|&k| self.models[k].engine()).collect(),
+            false => Vec::new(),
+        };
         let mut files = self
             .run(|| encode::compress_images(images, metadata, &engines, &self.options, progress))?;
         for f in &mut files {
@@ -439,7 +458,7 @@ impl Codec {
             }
             let (adaptive, model) = (g >= slots, g % slots);
             let model = (model < self.models.len()).then_some(model);
-            let engine = model.map(|m| &self.models[m].engine);
+            let engine = model.map(|m| self.models[m].engine());
             let options = &self.options;
             let decoded = self.run(|| match (adaptive, engine) {
                 (true, _) => decode::decode_adaptive(parsed, engine, options, progress),
@@ -625,10 +644,11 @@ mod tests {
                 })
                 .sum()
         };
-        let engines = [&a.engine, &b.engine];
+        let engines = [a.engine(), b.engine()];
         for (image, file) in images.iter().zip(&out) {
-            let which =
-                usize::from(probe_cost(image, &b.engine) * 13 < probe_cost(image, &a.engine) * 10);
+            let which = usize::from(
+                probe_cost(image, b.engine()) * 13 < probe_cost(image, a.engine()) * 10,
+            );
             let alone = compress(image, engines[which], &opts, &|_| {}).unwrap().0;
             assert_eq!((&file.bytes, file.model), (&alone, Some(which)));
             assert_eq!(file.stats.tiles, 4);
@@ -808,7 +828,7 @@ mod tests {
                             &[0],
                             &[vec![false; tiles]],
                             true,
-                            Some(&model.engine),
+                            Some(model.engine()),
                             &options,
                             &|_| {},
                         )

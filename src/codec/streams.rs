@@ -28,7 +28,7 @@ use crate::engine::{Engine, Session};
 use crate::error::Result;
 use crate::image_io::ColorType;
 
-use super::adaptive::{Adaptive, BitIo, Border, Site, Variant};
+use super::adaptive::{Adaptive, BitIo, Border, Hashes, Neighbours, Site, Variant};
 use super::encode::network_pixel;
 use super::mixture::{Logarithm, PixelMixture};
 use super::tiles::Tile;
@@ -116,6 +116,10 @@ pub struct Stream<I> {
     /// For each tile, the tiles (coding-order indices) above and to the left whose pixels
     /// its contexts may read: those of this stream in an earlier group (version 7).
     borders: Vec<[Option<usize>; 2]>,
+    /// [`coding_order`] of its colour type.
+    order: ([usize; 4], usize, Option<usize>),
+    /// The hashes of the next pixel to code, computed ahead ([`prefetch_pixel`]).
+    ahead: Option<Ahead>,
 }
 
 impl<I> Stream<I> {
@@ -138,6 +142,8 @@ impl<I> Stream<I> {
         };
         Stream {
             borders,
+            order: coding_order(color),
+            ahead: None,
             uses: vec![network; tiles.len()],
             tiles,
             groups,
@@ -318,10 +324,28 @@ fn code_batch<I: BitIo>(
         }
         let params = &params[..];
         let mut n = 0;
-        for s in batch.iter_mut() {
-            for t in s.groups[round].clone() {
+        for b in 0..batch.len() {
+            let g = batch[b].groups[round].clone();
+            for t in g.clone() {
+                // the hashes computed for this pixel a pixel ago
+                let ahead = batch[b].ahead.take().filter(|a| (a.tile, a.p) == (t, p));
+                // the next pixel in coding order: the next tile's, or the first tile's next
+                if t + 1 < g.end {
+                    prefetch_pixel(batch[b], t + 1, p);
+                } else if b + 1 < batch.len() {
+                    let start = batch[b + 1].groups[round].start;
+                    prefetch_pixel(batch[b + 1], start, p);
+                } else if p + 1 < h * w {
+                    // (unless it is this tile's next pixel: its neighbours include this
+                    // pixel, which a decoder does not know yet)
+                    let start = batch[0].groups[round].start;
+                    if I::KNOWS_VALUES || (b, t) != (0, start) {
+                        prefetch_pixel(batch[0], start, p + 1);
+                    }
+                }
+                let s = &mut *batch[b];
                 let net = s.uses[t].then(|| &params[n * n_out..(n + 1) * n_out]);
-                code_pixel(s, t, p, net)?;
+                code_pixel(s, t, p, net, ahead.as_ref())?;
                 if net.is_some() {
                     let ch = s.color.channels();
                     pixels[n] =
@@ -334,53 +358,107 @@ fn code_batch<I: BitIo>(
     Ok(tiles)
 }
 
-/// Codes pixel `p` of tile `t` of stream `s`, with the network's outputs `net` if it uses it.
-fn code_pixel<I: BitIo>(s: &mut Stream<I>, t: usize, p: usize, net: Option<&[f32]>) -> Result<()> {
-    let tile = s.tiles[t];
-    let (i, j) = (p / tile.w, p % tile.w);
-    let ch = s.color.channels();
-    let alpha = s.color.has_alpha().then_some(ch - 1);
-    // alpha first, then the colour channels
+/// The channels of a pixel in coding order (alpha first, then the colour channels), and the
+/// alpha channel's storage index.
+fn coding_order(color: ColorType) -> ([usize; 4], usize, Option<usize>) {
+    let ch = color.channels();
+    let alpha = color.has_alpha().then_some(ch - 1);
     let mut order = [0usize; 4];
     let mut len = 0;
     if let Some(a) = alpha {
         order[0] = a;
         len = 1;
     }
-    for c in 0..s.color.color_channels() {
+    for c in 0..color.color_channels() {
         order[len] = c;
         len += 1;
     }
-    let order = &order[..len];
-    let mut mix = net.map(|params| PixelMixture::with_logarithm(params, Logarithm::Libm));
-    let wide = s.state.variant() == Variant::V7;
+    (order, len, alpha)
+}
+
+/// The neighbourhood of the `pos`-th channel (coding order) of pixel `p` of tile `t`.
+fn neighbours<I>(s: &Stream<I>, t: usize, p: usize, pos: usize) -> Neighbours {
+    let tile = s.tiles[t];
+    let border = |u: Option<usize>| {
+        u.map(|u| Border {
+            pixels: &s.pixels[u],
+            width: s.tiles[u].w,
+            height: s.tiles[u].h,
+        })
+    };
     let [above, left] = s.borders[t];
-    for pos in 0..len {
-        let k = order[pos];
-        let border = |u: Option<usize>| {
-            u.map(|u| Border {
-                pixels: &s.pixels[u],
-                width: s.tiles[u].w,
-                height: s.tiles[u].h,
-            })
+    let site = Site {
+        pixels: &s.pixels[t],
+        width: tile.w,
+        channels: s.color.channels(),
+        above: border(above),
+        left: border(left),
+    };
+    let (order, len, alpha) = s.order;
+    let wide = s.state.variant() == Variant::V7;
+    site.gather(p / tile.w, p % tile.w, &order[..len], pos, alpha, wide)
+}
+
+/// The context hashes of the channels of a pixel, computed a pixel ahead (see
+/// [`prefetch_pixel`]): the first `channels` channels (coding order) of pixel `p` of tile
+/// `tile`.
+#[derive(Clone, Copy)]
+struct Ahead {
+    tile: usize,
+    p: usize,
+    channels: usize,
+    hashes: [Option<Hashes>; 4],
+}
+
+/// Asks the cache for the counters that pixel `p` of tile `t` will use, and keeps the hashes
+/// for [`code_pixel`]. When encoding, every value is known: all its channels, both nibbles.
+/// When decoding, only the first channel's neighbourhood is (the pixels before `p`, which the
+/// caller has decoded): its high nibble. It changes no coding state.
+fn prefetch_pixel<I: BitIo>(s: &mut Stream<I>, t: usize, p: usize) {
+    let (order, len, _) = s.order;
+    let ch = s.color.channels();
+    let channels = if I::KNOWS_VALUES { len } else { 1 };
+    let mut hashes = [None; 4];
+    for (pos, &k) in order[..channels].iter().enumerate() {
+        let value = I::KNOWS_VALUES.then(|| s.pixels[t][p * ch + k]);
+        let h = s.state.hashes(&neighbours(s, t, p, pos));
+        s.state.prefetch(&h, value);
+        hashes[pos] = Some(h);
+    }
+    s.ahead = Some(Ahead {
+        tile: t,
+        p,
+        channels,
+        hashes,
+    });
+}
+
+/// Codes pixel `p` of tile `t` of stream `s`, with the network's outputs `net` if it uses it,
+/// and the hashes `ahead` computed for this pixel, if any.
+fn code_pixel<I: BitIo>(
+    s: &mut Stream<I>,
+    t: usize,
+    p: usize,
+    net: Option<&[f32]>,
+    ahead: Option<&Ahead>,
+) -> Result<()> {
+    let ch = s.color.channels();
+    let (order, len, alpha) = s.order;
+    let mut mix = net.map(|params| PixelMixture::with_logarithm(params, Logarithm::Libm));
+    for (pos, &k) in order[..len].iter().enumerate() {
+        let hashes = match &ahead {
+            Some(a) if pos < a.channels => a.hashes[pos].expect("hashes of the first channels"),
+            _ => s.state.hashes(&neighbours(s, t, p, pos)),
         };
-        let site = Site {
-            pixels: &s.pixels[t],
-            width: tile.w,
-            channels: ch,
-            above: border(above),
-            left: border(left),
-        };
-        let nb = site.gather(i, j, order, pos, alpha, wide);
         let value = s.pixels[t][p * ch + k];
         let v = match (&mut mix, Some(k) == alpha) {
             (Some(m), false) => {
                 let cdf = m.channel(k);
-                let v = s.state.code_value(&mut s.io, value, &nb, Some(&cdf))?;
+                let v = s.state.code_hashed(&mut s.io, value, &hashes, Some(&cdf))?;
                 s.bits += m.observe(&cdf, k, v);
                 v
             }
-            _ => s.state.code_value(&mut s.io, value, &nb, None)?,
+            _ => s.state.code_hashed(&mut s.io, value, &hashes, None)?,
         };
         s.pixels[t][p * ch + k] = v;
     }

@@ -69,7 +69,7 @@ pub fn run(args: &BenchArgs, quiet: bool) -> anyhow::Result<()> {
             let most = snz
                 .models()
                 .iter()
-                .map(|m| options.batch_for(&m.engine))
+                .map(|m| options.batch_for(m.engine()))
                 .max();
             let chunk = (most.unwrap_or(1) * threads * 4).max(1);
             let mut r = bench::run_snailzip(&corpus, &snz, chunk, &|k| bar.inc(k as u64))?;

@@ -140,7 +140,7 @@ fn describe_file(input: &Path, codec: &Codec) -> anyhow::Result<()> {
                 "model id:    {} (matches model {}, {})",
                 h.model_id,
                 m.name,
-                hex_id(&m.engine.id())
+                hex_id(&m.engine().id())
             );
         }
         Err(_) => {

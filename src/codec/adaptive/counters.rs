@@ -46,47 +46,97 @@ pub fn update(c: &mut u32, bit: u32, limit: u32) {
     *c = ((p as u32) << 10) | (n + 1).min(limit);
 }
 
-/// A hashed table of 64-byte slots.
-pub struct Table {
+/// The hashed tables of a stream's context models, one block of 64-byte slots: table `t`
+/// owns slots `t << bits ..` `(t + 1) << bits`. Counters are stored XORed with [`FRESH`], so
+/// that a fresh slot is all zeros (its check word 0 is no context's, which are odd).
+pub struct Tables {
     slots: Vec<[u32; 16]>,
+    bits: u32,
     mask: usize,
 }
 
-impl Table {
-    /// A table of `2^bits` slots.
-    pub fn new(bits: u32) -> Table {
-        let mut fresh = [FRESH; 16];
-        fresh[0] = 0;
-        Table {
-            slots: vec![fresh; 1 << bits],
+impl Tables {
+    /// `count` tables of `2^bits` slots each.
+    pub fn new(count: usize, bits: u32) -> Tables {
+        // all zero: fresh (see `Tables`), and memory the kernel hands out untouched
+        let slots = vec![[0u32; 16]; count << bits];
+        advise_huge_pages(&slots);
+        Tables {
+            slots,
+            bits,
             mask: (1 << bits) - 1,
         }
     }
 
-    /// The slot of context hash `h`, taken over (reset) if another context held it.
+    /// The slot of table `t` that context hash `h` maps to (not taken over).
     #[inline]
-    pub fn slot(&mut self, h: u64) -> usize {
-        let i = (h >> 32) as usize & self.mask;
+    fn index(&self, t: usize, h: u64) -> usize {
+        (t << self.bits) | ((h >> 32) as usize & self.mask)
+    }
+
+    /// The slot of context hash `h` in table `t`, taken over (reset) if another context
+    /// held it.
+    #[inline]
+    pub fn slot(&mut self, t: usize, h: u64) -> usize {
+        let i = self.index(t, h);
         let check = (h as u32) | 1;
         let s = &mut self.slots[i];
         if s[0] != check {
-            *s = [FRESH; 16];
+            *s = [0; 16];
             s[0] = check;
         }
         i
     }
 
+    /// Asks the cache for the slot that [`Tables::slot`] will return for `(t, h)`: a hint
+    /// only, it changes no state.
+    #[inline]
+    pub fn prefetch(&self, t: usize, h: u64) {
+        let i = self.index(t, h);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(s) = self.slots.get(i) {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // SAFETY: prefetching is a hint that never faults; the address is a live slot
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(s.as_ptr().cast()) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
+    }
+
     /// Counter `node` (1..16) of slot `i`.
     #[inline]
     pub fn get(&self, i: usize, node: usize) -> u32 {
-        self.slots[i][node]
+        self.slots[i][node] ^ FRESH
     }
 
-    /// Mutable counter `node` (1..16) of slot `i`.
+    /// Moves counter `node` (1..16) of slot `i` towards `bit` ([`update`]).
     #[inline]
-    pub fn get_mut(&mut self, i: usize, node: usize) -> &mut u32 {
-        &mut self.slots[i][node]
+    pub fn update(&mut self, i: usize, node: usize, bit: u32, limit: u32) {
+        let stored = &mut self.slots[i][node];
+        let mut c = *stored ^ FRESH;
+        update(&mut c, bit, limit);
+        *stored = c ^ FRESH;
     }
+}
+
+/// Asks the kernel to back the spare capacity of `v` (not yet touched) with huge pages: the
+/// tables are read at random, a few lines per value, and with 4 KiB pages nearly every read
+/// would also miss the TLB. A hint only.
+fn advise_huge_pages<T>(v: &Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = v.as_ptr() as usize;
+        let end = start + v.capacity() * std::mem::size_of::<T>();
+        let (from, to) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        if to > from {
+            // SAFETY: madvise on a range inside our own allocation; MADV_HUGEPAGE changes how
+            // the kernel backs it, never its contents
+            unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
 
 #[cfg(test)]
@@ -116,13 +166,14 @@ mod tests {
 
     #[test]
     fn slots_are_reset_when_another_context_takes_them() {
-        let mut t = Table::new(4);
-        let a = t.slot(0x0000_0003_0000_0010);
-        update(t.get_mut(a, 1), 1, 255);
+        let mut t = Tables::new(2, 4);
+        let a = t.slot(1, 0x0000_0003_0000_0010);
+        assert_eq!(a, 16 + 3, "table 1, slot 3");
+        t.update(a, 1, 1, 255);
         assert_ne!(t.get(a, 1), FRESH);
-        assert_eq!(t.slot(0x0000_0003_0000_0010), a);
+        assert_eq!(t.slot(1, 0x0000_0003_0000_0010), a);
         assert_ne!(t.get(a, 1), FRESH, "the same context keeps its counters");
-        let b = t.slot(0x0000_0003_0000_0020);
+        let b = t.slot(1, 0x0000_0003_0000_0020);
         assert_eq!(a, b);
         assert_eq!(t.get(b, 1), FRESH, "another context starts afresh");
     }

@@ -13,11 +13,17 @@ pub const LOGIT_MAX: i32 = 3072;
 /// `e^(-1/256)` in 32-bit fixed point, rounded.
 const DECAY: u128 = 4_278_222_805;
 
-struct Tables {
+/// Both tables; [`lut`] gives them, for loops that look up many values.
+pub struct Tables {
     /// `squash[x + LOGIT_MAX]` for `x` in `-LOGIT_MAX..=LOGIT_MAX`.
     squash: Vec<u16>,
     /// `stretch[p]` for `p` in `0..65536`.
     stretch: Vec<i16>,
+}
+
+/// The tables, built once.
+pub fn lut() -> &'static Tables {
+    tables()
 }
 
 fn tables() -> &'static Tables {
@@ -59,8 +65,24 @@ pub fn squash(x: i32) -> u32 {
     tables().squash[(x + LOGIT_MAX) as usize] as u32
 }
 
+impl Tables {
+    /// [`squash`].
+    #[inline]
+    pub fn squash(&self, x: i32) -> u32 {
+        let x = x.clamp(-LOGIT_MAX, LOGIT_MAX);
+        self.squash[(x + LOGIT_MAX) as usize] as u32
+    }
+
+    /// [`stretch`].
+    #[inline]
+    pub fn stretch(&self, p: u32) -> i32 {
+        self.stretch[p as usize] as i32
+    }
+}
+
 /// The inverse of [`squash`]: the logit (1/256 units) of `p / 65536`, `p < 65536`.
 #[inline]
+#[cfg(test)]
 pub fn stretch(p: u32) -> i32 {
     tables().stretch[p as usize] as i32
 }

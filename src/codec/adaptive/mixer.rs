@@ -28,29 +28,61 @@ impl Mixer {
         Mixer { n, weights }
     }
 
-    /// The mixed logit of inputs `x` (logits, 1/256 units) with weight set `set`.
+    /// The weights of set `set`, `N` context inputs and then the network's and the bias's
+    /// (the mixer must have `N + 2` inputs).
     #[inline]
-    pub fn dot(&self, set: usize, x: &[i32]) -> i32 {
-        let w = &self.weights[set * self.n..(set + 1) * self.n];
-        let mut sum: i64 = 0;
-        for (&w, &x) in w.iter().zip(x) {
-            sum += w as i64 * x as i64;
-        }
-        (sum >> 16).clamp(-(LOGIT_MAX as i64), LOGIT_MAX as i64) as i32
-    }
-
-    /// Learns from `bit` after predicting `p` (16-bit) from `x` with set `set`, at `rate`
-    /// (the step is `x · error · rate / 2^18` in 16.16 weight units).
-    #[inline]
-    pub fn update(&mut self, set: usize, x: &[i32], p: u32, bit: u32, rate: i64) {
-        let err = ((bit as i64) << 16) - p as i64;
+    pub fn set_mut<const N: usize>(&mut self, set: usize) -> (&mut [i32; N], &mut [i32; 2]) {
         let w = &mut self.weights[set * self.n..(set + 1) * self.n];
-        for (w, &x) in w.iter_mut().zip(x) {
-            let d = (x as i64 * err * rate) >> 18;
-            *w = (*w as i64 + d).clamp(-32 * ONE as i64, 32 * ONE as i64) as i32;
-        }
+        let (contexts, rest) = w.split_at_mut(N);
+        (
+            contexts.try_into().expect("a mixer of N + 2 inputs"),
+            rest.try_into().expect("a mixer of N + 2 inputs"),
+        )
     }
 }
+
+/// The bias input's value.
+pub const BIAS: i32 = 256;
+
+/// The mixed logit of inputs `x` (logits, 1/256 units; then the network's `net`, then
+/// [`BIAS`]) with weights `w` and `tail` (the network's and the bias's). Integer sums, so
+/// their order changes nothing.
+#[inline]
+pub fn dot<const N: usize>(w: &[i32; N], tail: &[i32; 2], x: &[i32; N], net: i32) -> i32 {
+    let mut sum = tail[0] as i64 * net as i64 + tail[1] as i64 * BIAS as i64;
+    for i in 0..N {
+        sum += w[i] as i64 * x[i] as i64;
+    }
+    (sum >> 16).clamp(-(LOGIT_MAX as i64), LOGIT_MAX as i64) as i32
+}
+
+/// Learns from `bit` after predicting `p` (16-bit) from the inputs of [`dot`], at `rate`:
+/// each weight moves by `x · error · rate / 2^18` (16.16 units, rounded down), within ±32.
+/// `|x| ≤ LOGIT_MAX`, `|error| ≤ 2^16` and `rate ≤ 8` keep every product inside `i32`.
+#[inline(always)]
+pub fn learn<const N: usize>(
+    w: &mut [i32; N],
+    tail: &mut [i32; 2],
+    x: &[i32; N],
+    net: i32,
+    p: u32,
+    bit: u32,
+    rate: i32,
+) {
+    debug_assert!(rate <= 8);
+    let e = (((bit as i32) << 16) - p as i32) * rate;
+    let step = |w: &mut i32, x: i32| {
+        *w = (*w + ((x * e) >> 18)).clamp(-LIMIT, LIMIT);
+    };
+    for i in 0..N {
+        step(&mut w[i], x[i]);
+    }
+    step(&mut tail[0], net);
+    step(&mut tail[1], BIAS);
+}
+
+/// The largest weight magnitude (32.0).
+const LIMIT: i32 = 32 * ONE;
 
 /// The weight 1.0.
 pub const WEIGHT_ONE: i32 = ONE;
@@ -105,14 +137,15 @@ mod tests {
     #[test]
     fn mixer_learns_to_trust_the_input_that_is_right() {
         // input 0 is always right, input 1 always wrong
-        let mut m = Mixer::new(2, 1, |_, _| 0);
+        let mut m = Mixer::new(4, 1, |_, _| 0);
         let mut last = 0;
         for k in 0..2000 {
             let bit = (k % 3 == 0) as u32;
             let good = if bit == 1 { 1500 } else { -1500 };
             let x = [good, -good];
-            let p = squash(m.dot(0, &x));
-            m.update(0, &x, p, bit, 8);
+            let (w, tail) = m.set_mut::<2>(0);
+            let p = squash(dot(w, tail, &x, 0));
+            learn(w, tail, &x, 0, p, bit, 8);
             last = if bit == 1 { p } else { 65536 - p };
         }
         assert!(last > 60000, "p of the right bit {last}");

@@ -30,8 +30,7 @@ use crate::error::Result;
 use super::coder_error;
 use super::mixture::ChannelCdf;
 pub use contexts::{Border, Neighbours, Site, CONTEXTS};
-use counters::Table;
-use logistic::{squash, stretch};
+use counters::Tables;
 use mixer::{Apm, Mixer, WEIGHT_ONE};
 
 /// The arithmetic variants of the stage; each stays selectable by the container version
@@ -66,8 +65,6 @@ impl Variant {
     }
 }
 
-/// Mixer inputs at most: the context models, the network, a bias.
-const INPUTS: usize = CONTEXTS + 2;
 /// Network confidence classes of the mixer's weight sets (0: no network).
 const CONFIDENCE: usize = 5;
 /// Weight sets: channel id × bit position × network confidence.
@@ -76,9 +73,9 @@ const SETS: usize = 4 * 8 * CONFIDENCE;
 const LIMIT: u32 = 255;
 /// Mixer learning rate of the weight sets with the network: low, since the network is
 /// already well calibrated and a photo's few thousand decisions per set are noisy.
-const NET_RATE: i64 = 2;
+const NET_RATE: i32 = 2;
 /// Mixer learning rate of the weight sets without the network (graphics learn fast).
-const ALONE_RATE: i64 = 8;
+const ALONE_RATE: i32 = 8;
 /// The network confidence (|logit|, 1/256 units) per class of weight sets.
 const CONFIDENCE_STEP: usize = 640;
 /// APM step shift.
@@ -126,9 +123,15 @@ pub trait BitIo {
     /// Codes a decision of probability `p1 / 65536` (in `1..=65535`) of a 1: encoding
     /// writes `bit` and returns it, decoding ignores `bit` and returns the decoded one.
     fn code(&mut self, bit: u32, p1: u32) -> Result<u32>;
+
+    /// Whether the values are known before they are coded (encoding): the stage then fetches
+    /// a value's counters ahead. Bits never depend on it.
+    const KNOWS_VALUES: bool = false;
 }
 
 impl BitIo for DefaultRangeEncoder {
+    const KNOWS_VALUES: bool = true;
+
     #[inline]
     fn code(&mut self, bit: u32, p1: u32) -> Result<u32> {
         self.encode_symbol(bit, Bit(p1)).map_err(coder_error)?;
@@ -173,10 +176,26 @@ fn table_bits(subpixels: usize) -> u32 {
     (usize::BITS - subpixels.max(1).leading_zeros()).clamp(10, 20) - 4
 }
 
+/// A value's context hashes ([`Adaptive::hashes`]), computed once whether they serve a
+/// prefetch, the coding, or both.
+#[derive(Clone, Copy, Debug)]
+pub struct Hashes {
+    channel: usize,
+    h: [u64; CONTEXTS],
+}
+
+/// What a low nibble's context hashes add to the high nibble's: the tree node the high
+/// nibble leads to (`16..32`).
+#[inline]
+fn low_nibble(node: usize) -> u64 {
+    (node as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
 /// The adaptive state of one stream.
 pub struct Adaptive {
     variant: Variant,
-    tables: Vec<Table>,
+    contexts: usize,
+    tables: Tables,
     mixer: Mixer,
     apm: Apm,
 }
@@ -191,7 +210,8 @@ impl Adaptive {
         let (net, bias) = (contexts, contexts + 1);
         Adaptive {
             variant,
-            tables: (0..contexts).map(|_| Table::new(bits)).collect(),
+            contexts,
+            tables: Tables::new(contexts, bits),
             mixer: Mixer::new(contexts + 2, SETS, |set, i| {
                 let with_net = set % CONFIDENCE != 0;
                 match (with_net, i) {
@@ -215,34 +235,73 @@ impl Adaptive {
         (variant.contexts() * 64) << table_bits(subpixels)
     }
 
-    /// Codes one value (`value` is ignored when decoding) with neighbourhood `nb` and, if the
-    /// tile uses it, the network's distribution `net`; returns the value.
-    pub fn code_value(
+    /// The context hashes of a value with neighbourhood `nb`.
+    pub fn hashes(&self, nb: &Neighbours) -> Hashes {
+        Hashes {
+            channel: nb.channel,
+            h: contexts::hashes(nb),
+        }
+    }
+
+    /// Asks the cache for the counters that a value of context hashes `hashes` will use: its
+    /// high nibble's, and if the `value` is known, its low nibble's. A hint only: it changes
+    /// no state.
+    pub fn prefetch(&self, hashes: &Hashes, value: Option<u8>) {
+        for (t, &h) in hashes.h[..self.contexts].iter().enumerate() {
+            self.tables.prefetch(t, h);
+            if let Some(v) = value {
+                self.tables
+                    .prefetch(t, h ^ low_nibble(16 | (v >> 4) as usize));
+            }
+        }
+    }
+
+    /// Codes one value (`value` is ignored when decoding) of context hashes `hashes`
+    /// ([`Adaptive::hashes`] of its neighbourhood) and, if the tile uses it, the network's
+    /// distribution `net`; returns the value.
+    pub fn code_hashed<I: BitIo>(
         &mut self,
-        io: &mut impl BitIo,
+        io: &mut I,
         value: u8,
-        nb: &Neighbours,
+        hashes: &Hashes,
         net: Option<&ChannelCdf>,
     ) -> Result<u8> {
-        let hashes = contexts::hashes(nb);
-        let contexts = self.tables.len();
-        let (net_at, bias) = (contexts, contexts + 1);
-        let mut slots = [0usize; CONTEXTS];
-        for (s, (t, &h)) in slots.iter_mut().zip(self.tables.iter_mut().zip(&hashes)) {
-            *s = t.slot(h);
+        let channel = hashes.channel;
+        match self.variant {
+            Variant::V6 => {
+                let h = hashes.h[..contexts::CONTEXTS_V6]
+                    .try_into()
+                    .expect("V6 contexts");
+                self.code::<{ contexts::CONTEXTS_V6 }, I>(io, value, channel, h, net)
+            }
+            Variant::V7 => self.code::<CONTEXTS, I>(io, value, channel, &hashes.h, net),
         }
-        let channel = nb.channel;
+    }
+
+    /// [`Adaptive::code_hashed`] with `N` context models.
+    #[inline]
+    fn code<const N: usize, I: BitIo>(
+        &mut self,
+        io: &mut I,
+        value: u8,
+        channel: usize,
+        hashes: &[u64; N],
+        net: Option<&ChannelCdf>,
+    ) -> Result<u8> {
+        let lut = logistic::lut();
+        let mut slots = [0usize; N];
+        for t in 0..N {
+            slots[t] = self.tables.slot(t, hashes[t]);
+        }
         let (mut lo, mut hi) = (0usize, 256usize);
         let (mut q_lo, mut q_hi) = (0u32, 1u32 << super::mixture::PRECISION);
         let mut node = 1usize;
-        let mut x = [0i32; INPUTS];
-        x[bias] = 256;
-        let x_len = contexts + 2;
+        let mut x = [0i32; N];
         for depth in 0..8 {
             if depth == 4 {
                 // the low nibble's slots, given the high nibble
-                for (s, (t, &h)) in slots.iter_mut().zip(self.tables.iter_mut().zip(&hashes)) {
-                    *s = t.slot(h ^ (node as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                for t in 0..N {
+                    slots[t] = self.tables.slot(t, hashes[t] ^ low_nibble(node));
                 }
             }
             // the node's index in its nibble's tree (1..16)
@@ -252,40 +311,40 @@ impl Adaptive {
                 let d = depth - 4;
                 (1 << d) | (node & ((1 << d) - 1))
             };
-            for (i, t) in self.tables.iter().enumerate() {
-                x[i] = stretch(counters::p16(t.get(slots[i], k)));
+            for t in 0..N {
+                x[t] = lut.stretch(counters::p16(self.tables.get(slots[t], k)));
             }
             let mid = (lo + hi) / 2;
             let mut q_mid = 0;
-            let confidence = match net {
+            let (x_net, confidence) = match net {
                 Some(cdf) => {
                     q_mid = cdf.cumulative(mid);
                     let ones = (q_hi - q_mid) as u64;
                     let zeros = (q_mid - q_lo) as u64;
                     let p = ((ones << 16) / (ones + zeros).max(1)).clamp(1, 65535);
-                    x[net_at] = stretch(p as u32);
-                    1 + (x[net_at].unsigned_abs() as usize / CONFIDENCE_STEP).min(CONFIDENCE - 2)
+                    let x_net = lut.stretch(p as u32);
+                    let class = x_net.unsigned_abs() as usize / CONFIDENCE_STEP;
+                    (x_net, 1 + class.min(CONFIDENCE - 2))
                 }
-                None => {
-                    x[net_at] = 0;
-                    0
-                }
+                None => (0, 0),
             };
             let set = (channel * 8 + depth) * CONFIDENCE + confidence;
-            let dot = self.mixer.dot(set, &x[..x_len]);
-            let p_mix = squash(dot);
+            let (w, tail) = self.mixer.set_mut::<N>(set);
+            let dot = mixer::dot(w, tail, &x, x_net);
+            let p_mix = lut.squash(dot);
             let (p_apm, at) = self.apm.refine(dot, channel * 256 + node);
             let p = ((p_mix * (4 - APM_SHARE) + APM_SHARE * p_apm + 2) >> 2).clamp(1, 65535);
             let bit = io.code((value as u32 >> (7 - depth)) & 1, p)?;
-            for (i, t) in self.tables.iter_mut().enumerate() {
-                counters::update(t.get_mut(slots[i], k), bit, LIMIT);
+            for &s in &slots {
+                self.tables.update(s, k, bit, LIMIT);
             }
             let rate = if confidence == 0 {
                 ALONE_RATE
             } else {
                 NET_RATE
             };
-            self.mixer.update(set, &x[..x_len], p_mix, bit, rate);
+            let (w, tail) = self.mixer.set_mut::<N>(set);
+            mixer::learn(w, tail, &x, x_net, p_mix, bit, rate);
             self.apm.update(at, bit);
             if bit == 1 {
                 (lo, q_lo) = (mid, q_mid);
