@@ -43,8 +43,8 @@ pub fn register_image_hooks() -> bool {
 }
 
 /// The first four bytes of each container version this build reads.
-const SIGNATURES: [&[u8]; 7] = [
-    b"SNZ\x01", b"SNZ\x02", b"SNZ\x03", b"SNZ\x04", b"SNZ\x05", b"SNZ\x06", b"SNZ\x07",
+const SIGNATURES: [&[u8]; 8] = [
+    b"SNZ\x01", b"SNZ\x02", b"SNZ\x03", b"SNZ\x04", b"SNZ\x05", b"SNZ\x06", b"SNZ\x07", b"SNZ\x08",
 ];
 
 fn codec() -> Result<&'static Codec, Error> {

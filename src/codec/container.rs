@@ -47,6 +47,9 @@
 //! and a file that uses no network cuts its tiles into streams of up to 256 tiles instead of
 //! 96; the version names the arithmetic and the layout that decode it.
 //!
+//! Version 8 (effort 1, the fast mode) has version 7's fields, layout and neighbourhoods; its
+//! streams are coded with the variant of fewer context models (those that pay on photos).
+//!
 //! Every field is checked before anything is allocated from it: dimensions against
 //! [`Limits`], tile lengths against the bytes actually present and against the most an
 //! honest encoder can write for the tile's pixels ([`max_payload_bytes`]), metadata entries
@@ -77,21 +80,26 @@ pub const LEGACY_VERSION_METADATA: u8 = 3;
 /// into the coded tiles above and to the left; three contexts more), in larger streams
 /// when no tile uses the network.
 pub const ADAPTIVE_VERSION: u8 = 7;
+/// The adaptive format effort 1 writes: version 7's fields, layout and neighbourhoods, coded
+/// with the adaptive stage's fast variant (fewer context models).
+pub const FAST_VERSION: u8 = 8;
+/// The newest version this build reads.
+pub const NEWEST_VERSION: u8 = FAST_VERSION;
 /// The first adaptive version (builds of 2026-12-02): same layout, the version 6 variant of
 /// the adaptive stage. Decoded as ever; written only to test that.
 pub const FIRST_ADAPTIVE_VERSION: u8 = 6;
-/// Flags of versions 6 and 7: a metadata section follows.
+/// Flags of versions 6 to 8: a metadata section follows.
 const FLAG_METADATA: u8 = 1;
-/// Flags of versions 6 and 7: tiles may use the network.
+/// Flags of versions 6 to 8: tiles may use the network.
 const FLAG_NETWORK: u8 = 2;
-/// Mode byte of a version 6 or 7 stream payload: adaptive-coded.
+/// Mode byte of a version 6 to 8 stream payload: adaptive-coded.
 pub const STREAM_CODED: u8 = 0;
-/// Mode byte of a version 6 or 7 stream payload: stored.
+/// Mode byte of a version 6 to 8 stream payload: stored.
 pub const STREAM_STORED: u8 = 1;
 
 /// Whether files of this container version are coded by the adaptive stage, in streams.
 pub fn is_adaptive(version: u8) -> bool {
-    (FIRST_ADAPTIVE_VERSION..=ADAPTIVE_VERSION).contains(&version)
+    (FIRST_ADAPTIVE_VERSION..=NEWEST_VERSION).contains(&version)
 }
 
 /// The logarithm a file of this container version was coded with.
@@ -378,11 +386,11 @@ pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<(Header, usize)> {
     let version = r.take(1, "header")?[0];
     let id_len = match version {
         1 => 8,
-        LEGACY_VERSION..=ADAPTIVE_VERSION => STORED_ID_BYTES,
+        LEGACY_VERSION..=NEWEST_VERSION => STORED_ID_BYTES,
         _ => {
             return Err(Error::Format(format!(
                 "container version {version} is not supported by this build (reads 1 to \
-                 {ADAPTIVE_VERSION})"
+                 {NEWEST_VERSION})"
             )))
         }
     };

@@ -392,7 +392,7 @@ fn weigh_ways(
     engines: &[&Engine],
     options: &Options,
 ) -> Result<Vec<Option<usize>>> {
-    let variant = Variant::of_version(options.adaptive_version).expect("an adaptive version");
+    let variant = Variant::of_version(options.adaptive_version()).expect("an adaptive version");
     let samples: Vec<(Vec<(usize, Tile)>, bool)> = ks
         .iter()
         .map(|&k| {
@@ -464,7 +464,7 @@ pub(super) fn encode_adaptive(
     options: &Options,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Compressed>> {
-    let version = options.adaptive_version;
+    let version = options.adaptive_version();
     let variant = Variant::of_version(version).expect("an adaptive version");
     let mut streams: Vec<Stream<DefaultRangeEncoder>> = Vec::new();
     let mut owner = Vec::new();

@@ -81,7 +81,8 @@ pub struct Options {
     pub threads: usize,
     /// How hard compression works (decompression reads what the file needs):
     /// - 0: the network alone (container versions 4 and 5, as earlier builds wrote);
-    /// - 1: the adaptive stage alone, no network: fast;
+    /// - 1: the adaptive stage alone, no network, with fewer context models (container
+    ///   version 8): fast;
     /// - 2 (default): the adaptive stage, with the network on the tiles where a cheap
     ///   estimate says it may pay, in images where a sample says it buys enough
     ///   ([`NetworkUse`]), with the model that codes the sample smallest; an image of one
@@ -90,10 +91,12 @@ pub struct Options {
     /// - 3: every way (no network; the network on every tile with each model; for an image
     ///   of one tile also the network alone), the smallest kept.
     pub effort: u8,
-    /// The container version adaptive files are written in (efforts 1 to 3): 7, this
-    /// build's; 6 writes what builds of 2026-12-02 wrote, only to test that it still
-    /// decodes. Decoding ignores it and follows each file's version.
-    pub adaptive_version: u8,
+    /// The container version adaptive files are written in (efforts 1 to 3); none (the
+    /// default): this build's, 8 at effort 1 and 7 above. 6, 7 or 8 write that version at
+    /// any effort: 6 what builds of 2026-12-02 wrote, 7 at effort 1 what builds of
+    /// 2026-12-03 wrote, only to test that they still decode. Decoding ignores it and
+    /// follows each file's version.
+    pub adaptive_version: Option<u8>,
     /// Which images effort 2 codes with the network.
     pub network_use: NetworkUse,
 }
@@ -111,6 +114,15 @@ pub enum NetworkUse {
 }
 
 impl Options {
+    /// The container version adaptive files are written in ([`Options::adaptive_version`]).
+    pub fn adaptive_version(&self) -> u8 {
+        match (self.adaptive_version, self.effort) {
+            (Some(v), _) => v,
+            (None, 1) => container::FAST_VERSION,
+            (None, _) => container::ADAPTIVE_VERSION,
+        }
+    }
+
     /// Tiles per batch with `engine`.
     pub fn batch_for(&self, engine: &Engine) -> usize {
         match self.batch {
@@ -128,7 +140,7 @@ impl Default for Options {
             logarithm: Logarithm::Libm,
             threads: 0,
             effort: DEFAULT_EFFORT,
-            adaptive_version: container::ADAPTIVE_VERSION,
+            adaptive_version: None,
             network_use: NetworkUse::Weighed,
         }
     }
@@ -290,12 +302,12 @@ impl Codec {
     /// # Errors
     /// [`Error::Io`] if the worker threads cannot be started.
     pub fn with_options(mut self, options: Options) -> Result<Codec> {
-        if !container::is_adaptive(options.adaptive_version) {
+        if !container::is_adaptive(options.adaptive_version()) {
             return Err(Error::Usage(format!(
-                "adaptive files are written in container version {} or {}, not {}",
+                "adaptive files are written in container versions {} to {}, not {}",
                 container::FIRST_ADAPTIVE_VERSION,
-                container::ADAPTIVE_VERSION,
-                options.adaptive_version
+                container::NEWEST_VERSION,
+                options.adaptive_version()
             )));
         }
         self.pool = match options.threads {
@@ -775,14 +787,17 @@ mod tests {
                     let file = codec.compress(&image).unwrap();
                     // an image of one tile is coded by the network alone or by the adaptive
                     // stage alone at efforts 2 and 3, whichever is smaller
+                    // (effort 1 writes the fast version)
                     let version = file.bytes[3];
+                    let adaptive = match effort {
+                        1 => container::FAST_VERSION,
+                        _ => container::ADAPTIVE_VERSION,
+                    };
                     let single = w <= 32 && h <= 32 && effort >= 2;
                     if single {
-                        assert!(
-                            version == container::VERSION || version == container::ADAPTIVE_VERSION
-                        );
+                        assert!(version == container::VERSION || version == adaptive);
                     } else {
-                        assert_eq!(version, container::ADAPTIVE_VERSION);
+                        assert_eq!(version, adaptive);
                     }
                     let opened = codec.open(&file.bytes).unwrap();
                     assert_eq!(file.model.is_some(), opened.header().network);
@@ -900,6 +915,29 @@ mod tests {
         let back = other.decompress(&file.bytes).unwrap();
         assert!(back.image == image);
         assert_eq!(back.model, None);
+    }
+
+    #[test]
+    fn effort_1_and_its_files_load_no_built_in_model() {
+        let image = noisy(40, 40, ColorType::Rgb, 4);
+        let codec = Codec::builtin()
+            .unwrap()
+            .with_options(Options {
+                effort: 1,
+                ..Options::default()
+            })
+            .unwrap();
+        let file = codec.compress(&image).unwrap();
+        let decoder = Codec::builtin().unwrap();
+        let back = decoder.decompress(&file.bytes).unwrap();
+        assert!(back.image == image);
+        for c in [&codec, &decoder] {
+            assert!(c.models().iter().all(|m| m.engine.get().is_none()));
+        }
+        // effort 2 builds the engines it weighs
+        let codec = Codec::builtin().unwrap();
+        codec.compress(&image).unwrap();
+        assert!(codec.models().iter().any(|m| m.engine.get().is_some()));
     }
 
     #[test]

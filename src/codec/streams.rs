@@ -45,7 +45,7 @@ pub const STREAM_TILES_ALONE: usize = 256;
 /// The most tiles per stream of a file coded with `variant`, using the network or not.
 pub fn stream_tiles(variant: Variant, network: bool) -> usize {
     match (variant, network) {
-        (Variant::V7, false) => STREAM_TILES_ALONE,
+        (Variant::V7 | Variant::V8, false) => STREAM_TILES_ALONE,
         _ => STREAM_TILES,
     }
 }
@@ -138,7 +138,7 @@ impl<I> Stream<I> {
         let subpixels = tiles.iter().map(|t| t.w * t.h).sum::<usize>() * color.channels();
         let borders = match variant {
             Variant::V6 => vec![[None; 2]; tiles.len()],
-            Variant::V7 => borders(&tiles, &groups),
+            Variant::V7 | Variant::V8 => borders(&tiles, &groups),
         };
         Stream {
             borders,
@@ -395,7 +395,7 @@ fn neighbours<I>(s: &Stream<I>, t: usize, p: usize, pos: usize) -> Neighbours {
         left: border(left),
     };
     let (order, len, alpha) = s.order;
-    let wide = s.state.variant() == Variant::V7;
+    let wide = s.state.variant().wide();
     site.gather(p / tile.w, p % tile.w, &order[..len], pos, alpha, wide)
 }
 

@@ -74,23 +74,26 @@ fn golden_file_bytes() {
     // engine, the quantization, the coder or the container shows up here. The version 2 file
     // is what builds before the portable logarithm wrote; it must stay reproducible. The
     // third file is coded with the f16 key/value cache (another model id and arithmetic).
-    // The last three are version 7 (the adaptive stage): without the network, with it where
-    // it pays (the default), and the smallest of every way.
+    // The last four are the adaptive stage: version 8 without the network (effort 1), version
+    // 7 with it where it pays (the default), the smallest of every way (version 7 without
+    // the network), and version 7 asked for at effort 1 (what builds of 2026-12-03 wrote).
     let img = structured(37, 9, ColorType::Rgba, 3);
     let f16 = Engine::new(&Weights::random(&Config::tiny(), 0).with_kv_cache(KvCache::F16));
     let mut hashes = Vec::new();
-    for (log, engine, effort) in [
-        (Logarithm::Libm, tiny_engine(0), 0),
-        (Logarithm::Platform, tiny_engine(0), 0),
-        (Logarithm::Libm, f16, 0),
-        (Logarithm::Libm, tiny_engine(0), 1),
-        (Logarithm::Libm, tiny_engine(0), 2),
-        (Logarithm::Libm, tiny_engine(0), 3),
+    for (log, engine, effort, adaptive_version) in [
+        (Logarithm::Libm, tiny_engine(0), 0, None),
+        (Logarithm::Platform, tiny_engine(0), 0, None),
+        (Logarithm::Libm, f16, 0, None),
+        (Logarithm::Libm, tiny_engine(0), 1, None),
+        (Logarithm::Libm, tiny_engine(0), 2, None),
+        (Logarithm::Libm, tiny_engine(0), 3, None),
+        (Logarithm::Libm, tiny_engine(0), 1, Some(7)),
     ] {
         let options = Options {
             batch: 16,
             logarithm: log,
             effort,
+            adaptive_version,
             network_use: NetworkUse::Tiles,
             ..Options::default()
         };
@@ -112,8 +115,9 @@ fn golden_file_bytes() {
             "f0364ba20a394deda9c5b4d938404658583b1100d77ef335061daf5a5b117912",
             "926b930beb1faf1254a7ed99a10ed2c5b21cd805b3a6464494b7319cd2d7ebcc",
             "24b47116b550c2b6611e6b5c1ee63dcf44f85932ef02faadc1d210a7a825fee2",
-            "520e8a4da3f0ae2b4d991ca5f99a94598c08d4e11188acffaf85be566e2f7547",
+            "9b6ae3d18c08286e9f43a940c18a0b636445e8ec0992d4bd0da363b49dc91561",
             "80022d63e9a1e65677318b886b88a26522442b765dcb926c3dd8a1136bbe5edd",
+            "520e8a4da3f0ae2b4d991ca5f99a94598c08d4e11188acffaf85be566e2f7547",
             "520e8a4da3f0ae2b4d991ca5f99a94598c08d4e11188acffaf85be566e2f7547"
         ]
     );

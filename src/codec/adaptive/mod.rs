@@ -44,6 +44,9 @@ pub enum Variant {
     /// graphics (a wide neighbourhood's exact values; its pattern of equal neighbours; the
     /// pixels 4 and 8 up and to the left, for periodic patterns).
     V7,
+    /// Container version 8 (effort 1, the fast mode): version 7 with fewer context models,
+    /// those of [`contexts::FAST`].
+    V8,
 }
 
 impl Variant {
@@ -52,6 +55,7 @@ impl Variant {
         match version {
             6 => Some(Variant::V6),
             7 => Some(Variant::V7),
+            8 => Some(Variant::V8),
             _ => None,
         }
     }
@@ -61,7 +65,14 @@ impl Variant {
         match self {
             Variant::V6 => contexts::CONTEXTS_V6,
             Variant::V7 => CONTEXTS,
+            Variant::V8 => contexts::FAST_CONTEXTS,
         }
+    }
+
+    /// Whether its neighbourhoods reach into the coded tiles above and to the left and
+    /// include the wide template (versions 7 and 8).
+    pub fn wide(self) -> bool {
+        self != Variant::V6
     }
 }
 
@@ -177,7 +188,7 @@ fn table_bits(subpixels: usize) -> u32 {
 }
 
 /// A value's context hashes ([`Adaptive::hashes`]), computed once whether they serve a
-/// prefetch, the coding, or both.
+/// prefetch, the coding, or both: `h[t]` is table `t`'s.
 #[derive(Clone, Copy, Debug)]
 pub struct Hashes {
     channel: usize,
@@ -237,9 +248,16 @@ impl Adaptive {
 
     /// The context hashes of a value with neighbourhood `nb`.
     pub fn hashes(&self, nb: &Neighbours) -> Hashes {
+        let mut h = contexts::hashes(nb);
+        if self.variant == Variant::V8 {
+            // table t holds context FAST[t] (an increasing list: each comes from further on)
+            for (t, &c) in contexts::FAST.iter().enumerate() {
+                h[t] = h[c];
+            }
+        }
         Hashes {
             channel: nb.channel,
-            h: contexts::hashes(nb),
+            h,
         }
     }
 
@@ -275,6 +293,12 @@ impl Adaptive {
                 self.code::<{ contexts::CONTEXTS_V6 }, I>(io, value, channel, h, net)
             }
             Variant::V7 => self.code::<CONTEXTS, I>(io, value, channel, &hashes.h, net),
+            Variant::V8 => {
+                let h = hashes.h[..contexts::FAST_CONTEXTS]
+                    .try_into()
+                    .expect("V8 contexts");
+                self.code::<{ contexts::FAST_CONTEXTS }, I>(io, value, channel, h, net)
+            }
         }
     }
 
