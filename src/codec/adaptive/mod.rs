@@ -1,5 +1,5 @@
 //! The adaptive stage: learns each image while coding it, with the network as its strongest
-//! input (container version 6).
+//! input (container versions 6 to 8: [`Variant`]).
 //!
 //! Every 8-bit value is coded as 8 binary decisions, most significant bit first (a binary
 //! tree over 0..=255). For each decision, [`CONTEXTS`] context models
