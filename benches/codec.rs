@@ -108,6 +108,44 @@ fn large_image(c: &mut Criterion) {
     group.finish();
 }
 
+/// The adaptive stage alone (effort 1), one thread, on a photo-like 256×256 image (a
+/// gradient with noise): version 8 (effort 1's ten context models) against version 7 (all
+/// seventeen), compress and decompress; throughput in subpixels.
+fn adaptive_stage(c: &mut Criterion) {
+    let (w, h) = (256usize, 256usize);
+    let mut rng = SplitMix64(3);
+    let data: Vec<u8> = (0..w * h * 3)
+        .map(|i| {
+            let (p, ch) = (i / 3, i % 3);
+            let g = (p % w) / 2 + (p / w) / 3 + ch * 40;
+            ((g as u64 + rng.next_u64() % 12) % 256) as u8
+        })
+        .collect();
+    let image = Image::new(w, h, snailzip::ColorType::Rgb, data).expect("an image");
+    let engine = Engine::new(&Weights::random(&Config::tiny(), 0));
+    let mut group = c.benchmark_group("adaptive_stage");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements((w * h * 3) as u64));
+    for version in [8u8, 7] {
+        let codec = snailzip::codec::Codec::with_engine(engine.clone())
+            .with_options(Options {
+                effort: 1,
+                threads: 1,
+                adaptive_version: Some(version),
+                ..Options::default()
+            })
+            .expect("options");
+        let file = codec.compress(&image).expect("compresses").bytes;
+        group.bench_function(format!("compress_v{version}"), |b| {
+            b.iter(|| codec.compress(&image).expect("compresses"))
+        });
+        group.bench_function(format!("decompress_v{version}"), |b| {
+            b.iter(|| codec.decompress(&file).expect("decodes"))
+        });
+    }
+    group.finish();
+}
+
 fn random_params(n: usize, k: usize) -> Vec<Vec<f32>> {
     let mut rng = SplitMix64(1);
     (0..n)
@@ -224,6 +262,7 @@ criterion_group!(
     engine_tile,
     engine_flops,
     large_image,
+    adaptive_stage,
     mixture_coder,
     peak_mul_add
 );

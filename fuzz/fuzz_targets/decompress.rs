@@ -1,7 +1,7 @@
 //! Arbitrary bytes into `decompress` with a tiny model: errors are fine, panics are not, and
 //! whatever decodes must re-encode to exactly the same file when coded with the arithmetic
 //! the file's version names (versions 2 and 3: the platform logarithm; 4 and 5: `libm`).
-//! Adaptive files (versions 6, 7) record no effort, and which tiles use the network is
+//! Adaptive files (versions 6 to 8) record no effort, and which tiles use the network is
 //! the encoder's choice, so they are not re-encoded here: their decoder itself checks that
 //! every coded stream is exactly what the encoder writes for the decoded pixels.
 #![no_main]

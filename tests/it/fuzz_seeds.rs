@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use snailzip::codec::container;
-use snailzip::codec::{self, Codec, Logarithm, Options};
+use snailzip::codec::{self, Codec, Logarithm, NetworkUse, Options};
 use snailzip::image_io::{Chunk, Metadata};
 use snailzip::Limits;
 use snailzip::{ColorType, Config, Engine, Image, Weights};
@@ -70,6 +70,39 @@ fn header_target_file(input: &[u8], engine: &Engine) -> Vec<u8> {
     file
 }
 
+/// `img` with `meta`, as `engine`'s codec with `options` writes it.
+fn encode_with(engine: &Engine, img: &Image, meta: &Metadata, options: Options) -> Vec<u8> {
+    Codec::with_engine(engine.clone())
+        .with_options(options)
+        .unwrap()
+        .compress_many(
+            std::slice::from_ref(img),
+            std::slice::from_ref(meta),
+            &|_| {},
+        )
+        .unwrap()
+        .remove(0)
+        .bytes
+}
+
+/// `img` coded by the adaptive stage in container `version` at `effort` (2: the network on
+/// every tile that may use it, as the first adaptive builds chose).
+fn encode_adaptive(
+    engine: &Engine,
+    img: &Image,
+    meta: &Metadata,
+    version: u8,
+    effort: u8,
+) -> Vec<u8> {
+    let options = Options {
+        effort,
+        adaptive_version: Some(version),
+        network_use: NetworkUse::Tiles,
+        ..Options::default()
+    };
+    encode_with(engine, img, meta, options)
+}
+
 /// The seeds, by fuzz target: (target, file name, bytes).
 fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
     let (weights, engine) = tiny();
@@ -98,17 +131,7 @@ fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
             effort: 0,
             ..Options::default()
         };
-        Codec::with_engine(engine.clone())
-            .with_options(options)
-            .unwrap()
-            .compress_many(
-                std::slice::from_ref(img),
-                std::slice::from_ref(meta),
-                &|_| {},
-            )
-            .unwrap()
-            .remove(0)
-            .bytes
+        encode_with(&engine, img, meta, options)
     };
     // every container version the decoder reads: today's 4 and 5 (metadata), the legacy 2
     // and 3 (platform logarithm) and 1 (the version 2 payloads behind the older header)
@@ -132,6 +155,20 @@ fn generate() -> Vec<(&'static str, String, Vec<u8>)> {
         let tail = format!("tail-{}", name.trim_end_matches(".snz"));
         out.push(("decompress_header", tail, header_input(&file)));
         out.push(("decompress", name, file));
+    }
+    // the adaptive versions (the header target builds only versions 1 to 5): 6 and 8 without
+    // the network (metadata, alpha), 7 with it (four tiles, where it pays)
+    let four_tiles = structured(45, 35, ColorType::Gray, 5);
+    for (version, effort, img, meta) in [
+        (6, 1, &images[2], &text),
+        (7, 2, &four_tiles, &Metadata::default()),
+        (8, 1, &images[1], &Metadata::default()),
+    ] {
+        out.push((
+            "decompress",
+            format!("adaptive-v{version}.snz"),
+            encode_adaptive(&engine, img, meta, version, effort),
+        ));
     }
     for (k, img) in images.iter().enumerate() {
         // roundtrip: size, layout, metadata flags, then pixels
@@ -211,11 +248,23 @@ fn fuzz_seeds_are_valid_inputs() {
     // .snz seeds decode, and re-encode to the same file with the arithmetic their version
     // names (what the decompress target asserts); every version is among them
     let mut versions = Vec::new();
+    let mut adaptive = 0;
     for p in read_dir("decompress") {
         let file = bytes(&p);
         let back = Codec::with_engine(engine.clone())
             .decompress(&file)
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        versions.push(file[3]);
+        if container::is_adaptive(file[3]) {
+            // (the version 7 seed uses the network, the others do not)
+            assert_eq!(back.model.is_some(), file[3] == 7, "{}", p.display());
+            // re-encoded with the options that wrote it (the file records no effort)
+            let effort = if back.model.is_some() { 2 } else { 1 };
+            let again = encode_adaptive(&engine, &back.image, &back.metadata, file[3], effort);
+            assert!(again == file, "{}: re-encodes differently", p.display());
+            adaptive += 1;
+            continue;
+        }
         let options = Options {
             logarithm: container::logarithm(file[3]),
             effort: 0,
@@ -233,7 +282,6 @@ fn fuzz_seeds_are_valid_inputs() {
         } else {
             assert!(again == file, "{}: re-encodes differently", p.display());
         }
-        versions.push(file[3]);
         // the header target rebuilds exactly this file from its seed
         let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
         let tail = bytes(&dir.join("decompress_header").join(format!("tail-{stem}")));
@@ -243,7 +291,7 @@ fn fuzz_seeds_are_valid_inputs() {
     versions.dedup();
     assert_eq!(
         versions,
-        (1..=container::VERSION_METADATA).collect::<Vec<_>>()
+        (1..=container::NEWEST_VERSION).collect::<Vec<_>>()
     );
     for p in read_dir("image_input") {
         let r = Image::decode_with_metadata(&bytes(&p), &Limits::default());
@@ -255,10 +303,10 @@ fn fuzz_seeds_are_valid_inputs() {
         let w = Weights::from_bytes(&bytes(&p)).unwrap();
         assert_eq!(w.id(), tiny().0.id());
     }
-    // one header seed per .snz seed (each checked above)
+    // one header seed per .snz seed of versions 1 to 5 (each checked above)
     assert_eq!(
         read_dir("decompress_header").len(),
-        read_dir("decompress").len()
+        read_dir("decompress").len() - adaptive
     );
     let builtins = Codec::builtin().unwrap();
     for p in read_dir("decompress_builtin") {
