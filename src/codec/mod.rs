@@ -222,10 +222,13 @@ impl Model {
         })
     }
 
-    /// A built-in model (retired ones are decode-only).
+    /// A built-in model (retired ones are decode-only). Its weights are parsed on first use
+    /// ([`Model::engine`]), so that files and efforts without the network never pay for it.
     ///
     /// # Errors
-    /// Only if the embedded file is corrupt, which a build would not produce.
+    /// None since the weights are parsed on first use (the `Result` stays for callers). A
+    /// corrupt embedded file, which a build would not produce, would panic there; the golden
+    /// tests decode a file with every built-in model.
     pub fn builtin(b: &builtin::Builtin) -> Result<Model> {
         Ok(Model {
             name: b.name.into(),
@@ -260,10 +263,11 @@ impl std::fmt::Debug for Codec {
 
 impl Codec {
     /// Every built-in model: the current ones compress (chosen per image), the retired ones
-    /// decode the files they wrote.
+    /// decode the files they wrote. Each model's weights are parsed when a file first needs
+    /// them ([`Model::builtin`]).
     ///
     /// # Errors
-    /// Only if an embedded file is corrupt, which a build would not produce.
+    /// None today (see [`Model::builtin`]).
     pub fn builtin() -> Result<Codec> {
         let models = builtin::all()
             .iter()
