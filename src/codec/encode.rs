@@ -32,7 +32,7 @@ pub(super) fn runs_network(options: &Options) -> bool {
     !(options.effort == 1 && adaptive_at(options))
 }
 
-/// Whether `options` write the adaptive versions (6, 7).
+/// Whether `options` write the adaptive versions (6 to 8).
 fn adaptive_at(options: &Options) -> bool {
     options.effort > 0 && options.logarithm == Logarithm::Libm
 }

@@ -136,9 +136,9 @@ impl<I> Stream<I> {
         variant: Variant,
     ) -> Stream<I> {
         let subpixels = tiles.iter().map(|t| t.w * t.h).sum::<usize>() * color.channels();
-        let borders = match variant {
-            Variant::V6 => vec![[None; 2]; tiles.len()],
-            Variant::V7 | Variant::V8 => borders(&tiles, &groups),
+        let borders = match variant.wide() {
+            false => vec![[None; 2]; tiles.len()],
+            true => borders(&tiles, &groups),
         };
         Stream {
             borders,
@@ -400,13 +400,12 @@ fn neighbours<I>(s: &Stream<I>, t: usize, p: usize, pos: usize) -> Neighbours {
 }
 
 /// The context hashes of the channels of a pixel, computed a pixel ahead (see
-/// [`prefetch_pixel`]): the first `channels` channels (coding order) of pixel `p` of tile
-/// `tile`.
+/// [`prefetch_pixel`]): of the channels (coding order) of pixel `p` of tile `tile` whose
+/// neighbourhoods were known then.
 #[derive(Clone, Copy)]
 struct Ahead {
     tile: usize,
     p: usize,
-    channels: usize,
     hashes: [Option<Hashes>; 4],
 }
 
@@ -425,12 +424,7 @@ fn prefetch_pixel<I: BitIo>(s: &mut Stream<I>, t: usize, p: usize) {
         s.state.prefetch(&h, value);
         hashes[pos] = Some(h);
     }
-    s.ahead = Some(Ahead {
-        tile: t,
-        p,
-        channels,
-        hashes,
-    });
+    s.ahead = Some(Ahead { tile: t, p, hashes });
 }
 
 /// Codes pixel `p` of tile `t` of stream `s`, with the network's outputs `net` if it uses it,
@@ -446,9 +440,9 @@ fn code_pixel<I: BitIo>(
     let (order, len, alpha) = s.order;
     let mut mix = net.map(|params| PixelMixture::with_logarithm(params, Logarithm::Libm));
     for (pos, &k) in order[..len].iter().enumerate() {
-        let hashes = match &ahead {
-            Some(a) if pos < a.channels => a.hashes[pos].expect("hashes of the first channels"),
-            _ => s.state.hashes(&neighbours(s, t, p, pos)),
+        let hashes = match ahead.and_then(|a| a.hashes[pos]) {
+            Some(h) => h,
+            None => s.state.hashes(&neighbours(s, t, p, pos)),
         };
         let value = s.pixels[t][p * ch + k];
         let v = match (&mut mix, Some(k) == alpha) {

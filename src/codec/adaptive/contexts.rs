@@ -15,15 +15,14 @@ pub const CONTEXTS_V6: usize = 14;
 /// The context models of version 8 (effort 1, the fast mode), as indices into version 7's:
 /// those that pay on photos, chosen by dropping each from version 7 on our tuning sets (see
 /// the README).
-pub const FAST: [usize; FAST_CONTEXTS] = FAST_SET;
-const FAST_SET: [usize; FAST_CONTEXTS] = [0, 1, 2, 5, 7, 8, 9, 11, 12, 13];
+pub const FAST: [usize; FAST_CONTEXTS] = [0, 1, 2, 5, 7, 8, 9, 11, 12, 13];
 /// Number of context models of version 8.
 pub const FAST_CONTEXTS: usize = 10;
 // `Adaptive::hashes` picks them in place: the list must increase
 const _: () = {
     let mut i = 1;
     while i < FAST_CONTEXTS {
-        assert!(FAST_SET[i - 1] < FAST_SET[i] && FAST_SET[i] < CONTEXTS);
+        assert!(FAST[i - 1] < FAST[i] && FAST[i] < CONTEXTS);
         i += 1;
     }
 };

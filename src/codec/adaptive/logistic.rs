@@ -23,10 +23,6 @@ pub struct Tables {
 
 /// The tables, built once.
 pub fn lut() -> &'static Tables {
-    tables()
-}
-
-fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(build)
 }
@@ -61,8 +57,7 @@ fn build() -> Tables {
 /// `65536 / (1 + e^(-x/256))`, in `1..=65535`; `x` is clamped to ±[`LOGIT_MAX`].
 #[inline]
 pub fn squash(x: i32) -> u32 {
-    let x = x.clamp(-LOGIT_MAX, LOGIT_MAX);
-    tables().squash[(x + LOGIT_MAX) as usize] as u32
+    lut().squash(x)
 }
 
 impl Tables {
@@ -84,7 +79,7 @@ impl Tables {
 #[inline]
 #[cfg(test)]
 pub fn stretch(p: u32) -> i32 {
-    tables().stretch[p as usize] as i32
+    lut().stretch(p)
 }
 
 #[cfg(test)]
@@ -113,7 +108,7 @@ mod tests {
     #[test]
     fn tables_are_the_same_on_every_machine() {
         // a fingerprint of both tables: any platform difference in the integer build fails
-        let t = tables();
+        let t = lut();
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for &v in &t.squash {
             h = (h ^ v as u64).wrapping_mul(0x0100_0000_01b3);

@@ -195,6 +195,14 @@ pub struct Hashes {
     h: [u64; CONTEXTS],
 }
 
+impl Hashes {
+    /// The hashes of the first `N` tables.
+    #[inline]
+    fn first<const N: usize>(&self) -> &[u64; N] {
+        self.h[..N].try_into().expect("at most CONTEXTS tables")
+    }
+}
+
 /// What a low nibble's context hashes add to the high nibble's: the tree node the high
 /// nibble leads to (`16..32`).
 #[inline]
@@ -205,7 +213,6 @@ fn low_nibble(node: usize) -> u64 {
 /// The adaptive state of one stream.
 pub struct Adaptive {
     variant: Variant,
-    contexts: usize,
     tables: Tables,
     mixer: Mixer,
     apm: Apm,
@@ -221,7 +228,6 @@ impl Adaptive {
         let (net, bias) = (contexts, contexts + 1);
         Adaptive {
             variant,
-            contexts,
             tables: Tables::new(contexts, bits),
             mixer: Mixer::new(contexts + 2, SETS, |set, i| {
                 let with_net = set % CONFIDENCE != 0;
@@ -265,7 +271,7 @@ impl Adaptive {
     /// high nibble's, and if the `value` is known, its low nibble's. A hint only: it changes
     /// no state.
     pub fn prefetch(&self, hashes: &Hashes, value: Option<u8>) {
-        for (t, &h) in hashes.h[..self.contexts].iter().enumerate() {
+        for (t, &h) in hashes.h[..self.variant.contexts()].iter().enumerate() {
             self.tables.prefetch(t, h);
             if let Some(v) = value {
                 self.tables
@@ -287,17 +293,13 @@ impl Adaptive {
         let channel = hashes.channel;
         match self.variant {
             Variant::V6 => {
-                let h = hashes.h[..contexts::CONTEXTS_V6]
-                    .try_into()
-                    .expect("V6 contexts");
-                self.code::<{ contexts::CONTEXTS_V6 }, I>(io, value, channel, h, net)
+                let h = hashes.first::<{ contexts::CONTEXTS_V6 }>();
+                self.code(io, value, channel, h, net)
             }
-            Variant::V7 => self.code::<CONTEXTS, I>(io, value, channel, &hashes.h, net),
+            Variant::V7 => self.code(io, value, channel, &hashes.h, net),
             Variant::V8 => {
-                let h = hashes.h[..contexts::FAST_CONTEXTS]
-                    .try_into()
-                    .expect("V8 contexts");
-                self.code::<{ contexts::FAST_CONTEXTS }, I>(io, value, channel, h, net)
+                let h = hashes.first::<{ contexts::FAST_CONTEXTS }>();
+                self.code(io, value, channel, h, net)
             }
         }
     }
