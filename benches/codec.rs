@@ -7,7 +7,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use snailzip::arith::Isa;
 use snailzip::codec::mixture::PixelMixture;
 use snailzip::codec::Options;
-use snailzip::config::KvCache;
+use snailzip::config::{KvCache, MulAdd};
 use snailzip::weights::SplitMix64;
 use snailzip::{Config, Engine, Image, Weights};
 
@@ -51,7 +51,7 @@ fn tile_flops(c: &Config) -> u64 {
     2 * (dense * n + attended)
 }
 
-/// The base engine per instruction set, batch 8, in floating-point operations per second
+/// The base engine per instruction set and arithmetic, batch 8, in floating-point operations per second
 /// (criterion's elements/s = FLOP/s), to compare with `peak`.
 fn engine_flops(c: &mut Criterion) {
     let config = Config::base();
@@ -59,12 +59,18 @@ fn engine_flops(c: &mut Criterion) {
     let mut group = c.benchmark_group("engine_flops");
     group.sample_size(10);
     group.throughput(Throughput::Elements(batch as u64 * tile_flops(&config)));
-    for (isa, kv) in Isa::available()
+    let arithmetics = [
+        (KvCache::F32, MulAdd::Separate),
+        (KvCache::F16, MulAdd::Separate),
+        (KvCache::F16, MulAdd::Fused),
+    ];
+    for (isa, (kv, mul_add)) in Isa::available()
         .into_iter()
-        .flat_map(|isa| [(isa, KvCache::F32), (isa, KvCache::F16)])
+        .flat_map(|isa| arithmetics.map(|a| (isa, a)))
     {
-        let engine = Engine::new(&Weights::random(&config, 0).with_kv_cache(kv));
-        let name = format!("{}/kv_{}", isa.name(), kv.name());
+        let weights = Weights::random(&config, 0).with_kv_cache(kv);
+        let engine = Engine::new(&weights.with_mul_add(mul_add));
+        let name = format!("{}/kv_{}/{}", isa.name(), kv.name(), mul_add.name());
         group.bench_function(name, |b| {
             b.iter(|| {
                 let mut s = engine.session_with(isa, batch, 32, 32);

@@ -7,15 +7,16 @@
 //! a file's model id names the one that decodes it. Models that shipped earlier and were
 //! replaced stay embedded as *retired* models ([`retired`]): never used to compress, they
 //! decode the files they wrote. A retired model may be the weights of a current one with
-//! another arithmetic (the f32 key/value cache that both shipped with until 2026-12-02): it
-//! then reuses the current file's bytes, so it costs no space. Without any embedded model
+//! another arithmetic (the f32 key/value cache that both shipped with until 2026-12-02, the
+//! separate multiplies and adds until 2026-12-03): it then reuses the current file's bytes,
+//! so it costs no space. Without any embedded model
 //! the fallback
 //! is a clearly named *untrained* stand-in: deterministic random weights of the `base`
 //! config, which codes correctly but compresses poorly.
 
 #[cfg(not(snailzip_embedded_model))]
 use crate::config::Config;
-use crate::config::KvCache;
+use crate::config::{KvCache, MulAdd};
 use crate::error::{Error, Result};
 use crate::weights::Weights;
 
@@ -39,8 +40,8 @@ pub struct Builtin {
     pub about: &'static str,
     /// The safetensors bytes (`None`: the untrained stand-in).
     bytes: Option<&'static [u8]>,
-    /// The attention cache format, where it is not the file's own.
-    kv_cache: Option<KvCache>,
+    /// The arithmetic (attention cache format, multiply-add), where it is not the file's own.
+    arithmetic: Option<(KvCache, MulAdd)>,
     /// Replaced by a newer model: decodes the files it wrote, never compresses.
     pub retired: bool,
 }
@@ -55,8 +56,8 @@ impl Builtin {
             Some(b) => Weights::from_bytes(b)?,
             None => fallback(),
         };
-        Ok(match self.kv_cache {
-            Some(kv) => w.with_kv_cache(kv),
+        Ok(match self.arithmetic {
+            Some((kv, mul_add)) => w.with_kv_cache(kv).with_mul_add(mul_add),
             None => w,
         })
     }
@@ -87,7 +88,7 @@ pub fn models() -> Vec<Builtin> {
         bytes: Some(CIFAR),
         #[cfg(not(snailzip_embedded_model))]
         bytes: None,
-        kv_cache: None,
+        arithmetic: None,
         retired: false,
     }];
     #[cfg(snailzip_embedded_photo)]
@@ -96,7 +97,7 @@ pub fn models() -> Vec<Builtin> {
         file: "models/photo.safetensors",
         about: "trained on photographs",
         bytes: Some(PHOTO),
-        kv_cache: None,
+        arithmetic: None,
         retired: false,
     });
     out
@@ -112,7 +113,7 @@ pub fn retired() -> Vec<Builtin> {
             file: "models/retired/cifar-64k.safetensors",
             about: "retired (decode only): CIFAR-10 model shipped at 64,000 images, id 052305fd5e2f1d96",
             bytes: Some(include_bytes!("../models/retired/cifar-64k.safetensors")),
-            kv_cache: None,
+            arithmetic: None,
             retired: true,
         },
         Builtin {
@@ -120,7 +121,7 @@ pub fn retired() -> Vec<Builtin> {
             file: "models/retired/cifar-157k.safetensors",
             about: "retired (decode only): CIFAR-10 model shipped at 157,168 images, id a23b242e5f51f534",
             bytes: Some(include_bytes!("../models/retired/cifar-157k.safetensors")),
-            kv_cache: None,
+            arithmetic: None,
             retired: true,
         },
         Builtin {
@@ -128,7 +129,7 @@ pub fn retired() -> Vec<Builtin> {
             file: "models/retired/photo-80k.safetensors",
             about: "retired (decode only): photo model shipped at 80,144 crops, id 5e406f658792968f",
             bytes: Some(include_bytes!("../models/retired/photo-80k.safetensors")),
-            kv_cache: None,
+            arithmetic: None,
             retired: true,
         },
     ];
@@ -138,7 +139,16 @@ pub fn retired() -> Vec<Builtin> {
         file: "models/default.safetensors",
         about: "retired (decode only): the cifar weights with an f32 key/value cache, as shipped until 2026-12-02, id d341fe429ee88a3d",
         bytes: Some(CIFAR),
-        kv_cache: Some(KvCache::F32),
+        arithmetic: Some((KvCache::F32, MulAdd::Separate)),
+        retired: true,
+    });
+    #[cfg(snailzip_embedded_model)]
+    out.push(Builtin {
+        name: "cifar-f16",
+        file: "models/default.safetensors",
+        about: "retired (decode only): the cifar weights with separate multiplies and adds, as shipped until 2026-12-03, id ce40b1b2c98e18e2",
+        bytes: Some(CIFAR),
+        arithmetic: Some((KvCache::F16, MulAdd::Separate)),
         retired: true,
     });
     #[cfg(snailzip_embedded_photo)]
@@ -147,7 +157,16 @@ pub fn retired() -> Vec<Builtin> {
         file: "models/photo.safetensors",
         about: "retired (decode only): the photo weights with an f32 key/value cache, as shipped until 2026-12-02, id b54f1f0b3eb10570",
         bytes: Some(PHOTO),
-        kv_cache: Some(KvCache::F32),
+        arithmetic: Some((KvCache::F32, MulAdd::Separate)),
+        retired: true,
+    });
+    #[cfg(snailzip_embedded_photo)]
+    out.push(Builtin {
+        name: "photo-f16",
+        file: "models/photo.safetensors",
+        about: "retired (decode only): the photo weights with separate multiplies and adds, as shipped until 2026-12-03, id 6dfe0e29dcb05d3c",
+        bytes: Some(PHOTO),
+        arithmetic: Some((KvCache::F16, MulAdd::Separate)),
         retired: true,
     });
     out

@@ -74,6 +74,9 @@ pub struct Config {
     /// How inference stores attention keys and values: part of the model's arithmetic, and
     /// so of its id (training always computes in f32).
     pub kv_cache: KvCache,
+    /// How inference forms each product-and-sum of the dense layers and of attention: part
+    /// of the model's arithmetic, and so of its id.
+    pub mul_add: MulAdd,
 }
 
 /// The number format of the inference engine's attention key/value cache.
@@ -116,6 +119,47 @@ impl KvCache {
     }
 }
 
+/// How the engine adds each product to its running sum in the dense layers and in
+/// attention (scores and weighted values).
+///
+/// Every model exported before 2026-12-03 uses [`MulAdd::Separate`], which its config text
+/// does not mention, so those models keep their ids; a model that names `mul_add=fused` is a
+/// different model (another id), coded with its own arithmetic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MulAdd {
+    /// An IEEE multiply, then an IEEE add: two roundings.
+    #[default]
+    Separate,
+    /// One fused multiply-add, rounded once (IEEE `fusedMultiplyAdd`, Rust's `f32::mul_add`):
+    /// one instruction on every AVX2, AVX-512 and AArch64 CPU, and the same number wherever it
+    /// is computed.
+    Fused,
+}
+
+impl MulAdd {
+    /// Its name in config texts and on the command line (`separate`, `fused`).
+    pub fn name(self) -> &'static str {
+        match self {
+            MulAdd::Separate => "separate",
+            MulAdd::Fused => "fused",
+        }
+    }
+
+    /// The arithmetic called `name`.
+    ///
+    /// # Errors
+    /// [`Error::Format`] for any other name.
+    pub fn parse(name: &str) -> Result<MulAdd> {
+        match name.trim() {
+            "separate" => Ok(MulAdd::Separate),
+            "fused" => Ok(MulAdd::Fused),
+            other => Err(Error::Format(format!(
+                "unknown mul_add `{other}` (separate or fused)"
+            ))),
+        }
+    }
+}
+
 impl Config {
     /// A very small network for tests: runs in milliseconds.
     pub fn tiny() -> Config {
@@ -128,6 +172,7 @@ impl Config {
             mixtures: 3,
             dropout: 0.0,
             kv_cache: KvCache::F32,
+            mul_add: MulAdd::Separate,
         }
     }
 
@@ -142,6 +187,7 @@ impl Config {
             mixtures: 10,
             dropout: 0.0,
             kv_cache: KvCache::F32,
+            mul_add: MulAdd::Separate,
         }
     }
 
@@ -165,6 +211,7 @@ impl Config {
             mixtures: 10,
             dropout: 0.5,
             kv_cache: KvCache::F32,
+            mul_add: MulAdd::Separate,
         }
     }
 
@@ -310,12 +357,17 @@ impl Config {
             "dropout",
         ];
         let mut kv_cache = KvCache::F32;
+        let mut mul_add = MulAdd::Separate;
         for part in text.split(',').filter(|p| !p.trim().is_empty()) {
             let (key, value) = part
                 .split_once('=')
                 .ok_or_else(|| bad("expected key=value"))?;
             if key.trim() == "kv_cache" {
                 kv_cache = KvCache::parse(value).map_err(|e| bad(&e.to_string()))?;
+                continue;
+            }
+            if key.trim() == "mul_add" {
+                mul_add = MulAdd::parse(value).map_err(|e| bad(&e.to_string()))?;
                 continue;
             }
             let slot = KEYS
@@ -345,6 +397,7 @@ impl Config {
             mixtures: int(5)?,
             dropout: get(6)? as f32,
             kv_cache,
+            mul_add,
         };
         config.validate()?;
         Ok(config)
@@ -370,11 +423,14 @@ impl fmt::Display for Config {
             self.mixtures,
             self.dropout
         )?;
-        // only a non-default format is written, so that older models keep their ids
-        match self.kv_cache {
-            KvCache::F32 => Ok(()),
-            other => write!(f, ",kv_cache={}", other.name()),
+        // only a non-default arithmetic is written, so that older models keep their ids
+        if self.kv_cache != KvCache::F32 {
+            write!(f, ",kv_cache={}", self.kv_cache.name())?;
         }
+        if self.mul_add != MulAdd::Separate {
+            write!(f, ",mul_add={}", self.mul_add.name())?;
+        }
+        Ok(())
     }
 }
 
@@ -405,6 +461,27 @@ mod tests {
             Config::base()
         );
         assert!(Config::parse(&format!("{base},kv_cache=bf16")).is_err());
+    }
+
+    #[test]
+    fn mul_add_is_written_only_when_fused() {
+        let base = Config::base().to_string();
+        assert!(!base.contains("mul_add"));
+        let fused = Config {
+            kv_cache: KvCache::F16,
+            mul_add: MulAdd::Fused,
+            ..Config::base()
+        };
+        assert_eq!(
+            fused.to_string(),
+            format!("{base},kv_cache=f16,mul_add=fused")
+        );
+        assert_eq!(Config::parse(&fused.to_string()).unwrap(), fused);
+        assert_eq!(
+            Config::parse(&format!("{base},mul_add=separate")).unwrap(),
+            Config::base()
+        );
+        assert!(Config::parse(&format!("{base},mul_add=fast")).is_err());
     }
 
     #[test]

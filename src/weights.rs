@@ -12,7 +12,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, KvCache};
+use crate::config::{Config, KvCache, MulAdd};
 use crate::error::{Error, Result};
 
 /// Metadata key holding the config string.
@@ -174,6 +174,14 @@ impl Weights {
     /// own id (the tensors and metadata are unchanged).
     pub fn with_kv_cache(mut self, kv_cache: KvCache) -> Weights {
         self.config.kv_cache = kv_cache;
+        self.id = compute_id(&self.config, &self.tensors);
+        self
+    }
+
+    /// The same weights with another way of forming products and sums: a different model,
+    /// with its own id (the tensors and metadata are unchanged).
+    pub fn with_mul_add(mut self, mul_add: MulAdd) -> Weights {
+        self.config.mul_add = mul_add;
         self.id = compute_id(&self.config, &self.tensors);
         self
     }

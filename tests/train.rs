@@ -53,9 +53,10 @@ fn cli_trains_tiny_model_and_resumes() {
     };
     run(&["--steps", "3"]);
     let model = snailzip::Weights::load(&out.path().join("model.safetensors")).unwrap();
-    // exported with the f16 key/value cache by default
+    // exported with the f16 key/value cache and fused multiply-adds by default
     let want = snailzip::Config {
         kv_cache: snailzip::config::KvCache::F16,
+        mul_add: snailzip::config::MulAdd::Fused,
         ..snailzip::Config::tiny()
     };
     assert_eq!(model.config(), &want);

@@ -19,8 +19,8 @@ pub const ISA_VARIABLE: &str = "SNAILZIP_ISA";
 /// Every kernel is the same Rust code compiled once per instruction set; kernels only
 /// vectorize across independent outputs and keep every output's summation order, so every
 /// level gives identical bits (the tests compare all levels the CPU has). An `Isa` can only
-/// be obtained for a CPU that supports it. The levels: portable; `avx2` (AVX2 with F16C,
-/// which every AVX2 CPU has); `avx512` (AVX-512F).
+/// be obtained for a CPU that supports it. The levels: portable; `avx2` (AVX2 with F16C and
+/// FMA, which every AVX2 CPU has); `avx512` (AVX-512F with FMA).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Isa(pub(crate) Level);
 
@@ -91,10 +91,13 @@ impl Isa {
         {
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("f16c")
+                && std::arch::is_x86_feature_detected!("fma")
             {
                 all.push(Isa(Level::Avx2));
             }
-            if std::arch::is_x86_feature_detected!("avx512f") {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
                 all.push(Isa(Level::Avx512));
             }
         }
@@ -125,18 +128,18 @@ macro_rules! multiversion {
             match isa.0 {
                 #[cfg(target_arch = "x86_64")]
                 $crate::arith::Level::Avx512 => {
-                    #[target_feature(enable = "avx512f")]
+                    #[target_feature(enable = "avx512f,fma")]
                     #[allow(clippy::too_many_arguments)]
                     unsafe fn run($($arg: $ty),*) $(-> $ret)? { $e512 }
-                    // SAFETY: an `Isa` of this level exists only if the CPU has AVX-512F.
+                    // SAFETY: an `Isa` of this level exists only if the CPU has AVX-512F and FMA.
                     unsafe { run($($arg),*) }
                 }
                 #[cfg(target_arch = "x86_64")]
                 $crate::arith::Level::Avx2 => {
-                    #[target_feature(enable = "avx2,f16c")]
+                    #[target_feature(enable = "avx2,f16c,fma")]
                     #[allow(clippy::too_many_arguments)]
                     unsafe fn run($($arg: $ty),*) $(-> $ret)? { $e2 }
-                    // SAFETY: an `Isa` of this level exists only if the CPU has AVX2 and F16C.
+                    // SAFETY: an `Isa` of this level exists only if the CPU has AVX2, F16C and FMA.
                     unsafe { run($($arg),*) }
                 }
                 $crate::arith::Level::Portable => $ep,

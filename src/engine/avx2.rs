@@ -6,27 +6,29 @@
 //! registers for all six rows: 12 accumulators, 2 weight vectors and 1 broadcast input fill
 //! 15 of the 16 registers. They perform exactly the portable kernel's operations: each output
 //! starts from its bias and adds `x[r][i] * w[i][o]` for ascending `i`, one IEEE multiply and
-//! one IEEE add per step (no fused multiply-add), eight independent outputs per register.
+//! one IEEE add per step (or, for models whose arithmetic is [`MulAdd::Fused`](crate::config::MulAdd::Fused), one fused
+//! multiply-add), eight independent outputs per register.
 //! `ops`'s tests compare them bit for bit with the portable path.
 
 use std::arch::x86_64::{
-    __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
-    _mm256_storeu_ps,
+    __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps,
+    _mm256_setzero_ps, _mm256_storeu_ps,
 };
 
 /// Rows of one block.
 pub const ROWS: usize = 6;
 
 /// Outputs `o0 .. o0 + 16` of `ROWS` rows: `out[r * cout + o] = bias[o] + Σ_i x[r * cin + i]
-/// · wt[i * cout + o]`, summed in ascending `i`.
+/// · wt[i * cout + o]`, summed in ascending `i`; each product joins its sum by one fused
+/// multiply-add if `F`, else by an IEEE multiply and an IEEE add.
 ///
 /// # Panics
 /// If a slice is too short for the shapes.
 ///
 /// # Safety
-/// The CPU must support AVX2.
-#[target_feature(enable = "avx2")]
-pub unsafe fn block(
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn block<const F: bool>(
     wt: &[f32],
     bias: &[f32],
     (cin, cout): (usize, usize),
@@ -54,7 +56,11 @@ pub unsafe fn block(
             // SAFETY: r * cin + i < ROWS * cin <= x.len(), asserted above.
             let xv = _mm256_set1_ps(unsafe { *xp.add(r * cin + i) });
             for (a, wk) in row.iter_mut().zip(&w) {
-                *a = _mm256_add_ps(*a, _mm256_mul_ps(xv, *wk));
+                *a = if F {
+                    _mm256_fmadd_ps(xv, *wk, *a)
+                } else {
+                    _mm256_add_ps(*a, _mm256_mul_ps(xv, *wk))
+                };
             }
         }
     }

@@ -13,6 +13,7 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+pub mod machine;
 pub mod ops;
 
 use crate::config::{Config, KvCache, BACKGROUND_CHANNELS, COLORS, INPUT_CHANNELS, TILE};
@@ -162,14 +163,40 @@ impl Engine {
             });
         }
         let output = dense(weights, "output", cfg.output_size(), c, Some("output.bias"));
-        Engine {
+        let mut engine = Engine {
             config: cfg,
             id: weights.id(),
             input_down,
             input_right,
             blocks,
             output,
+        };
+        let mul_add = engine.config.mul_add;
+        engine.for_each_layer(|layer| layer.set_mul_add(mul_add));
+        engine
+    }
+
+    /// Calls `f` on every dense layer.
+    fn for_each_layer(&mut self, mut f: impl FnMut(&mut Linear)) {
+        f(&mut self.input_down);
+        f(&mut self.input_right);
+        for b in &mut self.blocks {
+            for r in &mut b.res {
+                f(&mut r.conv1);
+                f(&mut r.conv2);
+            }
+            let a = &mut b.attn;
+            for layer in [
+                &mut a.key,
+                &mut a.value,
+                &mut a.query,
+                &mut a.merge1,
+                &mut a.merge2,
+            ] {
+                f(layer);
+            }
         }
+        f(&mut self.output);
     }
 
     /// The network's shapes.
@@ -182,15 +209,10 @@ impl Engine {
         self.id
     }
 
-    /// Tiles per [`Session`] that run fastest: enough to share each weight load, few enough
-    /// that the batch's attention caches stay in the last-level cache (about 4 MB per
-    /// thread for base-size models: 8 tiles with an f32 cache, 16 with f16; measured on a
-    /// 2-core EPYC). Never changes any output.
+    /// Tiles per [`Session`] that run fastest on this machine: [`default_batch`] of the
+    /// model's config. Never changes any output.
     pub fn batch_hint(&self) -> usize {
-        match self.config.kv_cache {
-            KvCache::F32 => 8,
-            KvCache::F16 => 16,
-        }
+        default_batch(&self.config)
     }
 
     /// Starts stepping `batch` tiles of `height × width` pixels (each at most [`TILE`]).
@@ -600,7 +622,7 @@ impl<'e> Session<'e> {
             .forward(self.isa, &self.gather, b, &mut self.tmp);
         // merge input: [elu(u), elu(attended)]
         let mi = c + dv;
-        let scale = 1.0 / (dk as f32).sqrt();
+        let scale = (1.0 / (dk as f32).sqrt(), cfg.mul_add);
         for t in 0..b {
             let row = &mut self.gather[t * mi..(t + 1) * mi];
             elu_into(self.isa, &self.u[t * c..(t + 1) * c], &mut row[..c]);
@@ -652,6 +674,29 @@ impl<'e> Session<'e> {
     }
 }
 
+/// Tiles per [`Session`] for a model of `config` on this machine: enough to share each
+/// weight load, few enough that the batch's attention keys and values stay in the cache one
+/// thread can count on ([`machine::Caches::per_thread`]; a full 32×32 tile of a base-size
+/// model holds 480 KiB of f16 keys and values, 240 KiB on average over its positions). Where
+/// the OS does not report its caches: 16 tiles with an f16 cache, 8 with f32 (about 4 MB per
+/// thread, measured on a 2-core EPYC). Never changes any output.
+pub fn default_batch(config: &Config) -> usize {
+    let stored = match (config.kv_cache, Isa::best()) {
+        // the portable kernels hold f16 values in f32 (see `Cache::new`)
+        (KvCache::F16, isa) if isa != Isa::PORTABLE => 2,
+        _ => 4,
+    };
+    let average =
+        config.blocks * (TILE * TILE / 2) * (config.key_size + config.value_size) * stored;
+    match machine::Caches::detect() {
+        Some(caches) => machine::batch_for_cache(caches.per_thread(), average),
+        None => match config.kv_cache {
+            KvCache::F32 => 8,
+            KvCache::F16 => 16,
+        },
+    }
+}
+
 /// Floats of one tile's key cache (whole blocks of [`ops::KEY_BLOCK`] positions).
 fn key_cache_len(positions: usize, key_size: usize) -> usize {
     positions.div_ceil(ops::KEY_BLOCK) * ops::KEY_BLOCK * key_size
@@ -675,7 +720,7 @@ const _: () = assert!(BACKGROUND_CHANNELS == 2);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::config::{Config, MulAdd};
 
     fn pixels(n: usize, seed: u64) -> Vec<u8> {
         let mut rng = crate::weights::SplitMix64(seed);
@@ -710,14 +755,18 @@ mod tests {
     fn every_instruction_set_gives_the_same_bits() {
         // base-size layers (C = 64, 2C outputs, K = 10 mixtures) and 9 tiles: the 8-row
         // AVX-512 blocks, the 16-wide panels, the single-column tails and the leftover rows;
-        // both key/value cache formats (attention over more than one key block)
+        // both key/value cache formats (attention over more than one key block), both ways of
+        // joining products to sums
         for kv in [KvCache::F32, KvCache::F16] {
-            same_bits_on_every_level(kv);
+            for m in [MulAdd::Separate, MulAdd::Fused] {
+                same_bits_on_every_level(kv, m);
+            }
         }
     }
 
-    fn same_bits_on_every_level(kv: KvCache) {
-        let engine = Engine::new(&Weights::random(&Config::base(), 7).with_kv_cache(kv));
+    fn same_bits_on_every_level(kv: KvCache, m: MulAdd) {
+        let weights = Weights::random(&Config::base(), 7).with_kv_cache(kv);
+        let engine = Engine::new(&weights.with_mul_add(m));
         let (h, w, batch) = (5, 7, 9);
         let tiles: Vec<Vec<u8>> = (0..batch).map(|s| pixels(h * w, 30 + s as u64)).collect();
         let run = |isa: Isa| {
@@ -737,7 +786,7 @@ mod tests {
         for isa in Isa::available() {
             assert!(
                 run(isa) == want,
-                "{} differs from the portable build ({kv:?} cache)",
+                "{} differs from the portable build ({kv:?} cache, {m:?})",
                 isa.name()
             );
         }
@@ -748,6 +797,26 @@ mod tests {
         for kv in [KvCache::F32, KvCache::F16] {
             batch_composition(kv);
         }
+    }
+
+    #[test]
+    fn fused_multiply_add_is_another_arithmetic_close_to_separate() {
+        let weights = Weights::random(&Config::tiny(), 4).with_kv_cache(KvCache::F16);
+        let separate = Engine::new(&weights.clone());
+        let fused = Engine::new(&weights.with_mul_add(MulAdd::Fused));
+        assert_ne!(separate.id(), fused.id());
+        let tile = pixels(6 * 6, 3);
+        let (a, b) = (
+            separate.forward_tile(&tile, 6, 6),
+            fused.forward_tile(&tile, 6, 6),
+        );
+        assert_ne!(a, b);
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-3, "{worst}");
     }
 
     #[test]

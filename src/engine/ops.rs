@@ -8,6 +8,7 @@
 
 use crate::arith::{expo, half, multiversion};
 pub use crate::arith::{Half, Isa};
+pub use crate::config::MulAdd;
 
 /// Outputs per register block.
 const PANEL: usize = 16;
@@ -24,6 +25,8 @@ pub struct Linear {
     wt: Vec<f32>,
     /// Bias, `[cout]`.
     pub bias: Vec<f32>,
+    /// How each product joins its sum.
+    mul_add: MulAdd,
 }
 
 impl Linear {
@@ -35,7 +38,13 @@ impl Linear {
             cout,
             wt: wt.to_vec(),
             bias,
+            mul_add: MulAdd::Separate,
         }
+    }
+
+    /// Joins the layer's products to their sums as `mul_add` says (new layers: separately).
+    pub fn set_mul_add(&mut self, mul_add: MulAdd) {
+        self.mul_add = mul_add;
     }
 
     /// Builds a layer from weights in `[cout][taps][cin_per_tap]` order as produced by
@@ -60,25 +69,48 @@ impl Linear {
     }
 
     /// `out[r][o] = bias[o] + Σ_i input[r][i] · wt[i][o]`, summed in ascending `i`, for
-    /// `rows` rows. Register blocks are sized per instruction set (8 rows with AVX-512's 32
+    /// `rows` rows, each product added with the layer's [`MulAdd`]. Register blocks are sized per instruction set (8 rows with AVX-512's 32
     /// registers, 6 with AVX2, 4 otherwise); the sum of each output is the same at every size.
     pub fn forward(&self, isa: Isa, input: &[f32], rows: usize, out: &mut [f32]) {
-        linear(isa, self, input, rows, out);
+        linear(isa, self, input, rows, out, self.mul_add == MulAdd::Fused);
     }
 }
 
 multiversion! {
-    fn linear(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
-        avx512: linear_avx512(layer, input, rows, out),
-        avx2: linear_avx2(layer, input, rows, out),
-        portable: linear_kernel::<4>(layer, input, rows, out),
+    fn linear(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32], fused: bool) {
+        avx512: if fused {
+            linear_avx512::<true>(layer, input, rows, out)
+        } else {
+            linear_avx512::<false>(layer, input, rows, out)
+        },
+        avx2: if fused {
+            linear_avx2::<true>(layer, input, rows, out)
+        } else {
+            linear_avx2::<false>(layer, input, rows, out)
+        },
+        portable: if fused {
+            linear_kernel::<4, true>(layer, input, rows, out)
+        } else {
+            linear_kernel::<4, false>(layer, input, rows, out)
+        },
+    }
+}
+
+/// `acc + x · w`: one fused multiply-add (rounded once) if `F`, else an IEEE multiply and an
+/// IEEE add. Rust never contracts `acc + x * w` on its own, so the choice is this constant's.
+#[inline(always)]
+fn madd<const F: bool>(acc: f32, x: f32, w: f32) -> f32 {
+    if F {
+        x.mul_add(w, acc)
+    } else {
+        acc + x * w
     }
 }
 
 /// One register block: `R` rows × `C` outputs, accumulated in registers over all inputs in
 /// ascending order from weights `w[i * stride + c]`, written to outputs `o0..o0 + C`.
 #[inline(always)]
-fn block<const R: usize, const C: usize>(
+fn block<const R: usize, const C: usize, const F: bool>(
     layer: &Linear,
     x: &[f32],
     (w, stride): (&[f32], usize),
@@ -97,7 +129,7 @@ fn block<const R: usize, const C: usize>(
         for r in 0..R {
             let xv = x[r * cin + i];
             for c in 0..C {
-                acc[r][c] += xv * w[c];
+                acc[r][c] = madd::<F>(acc[r][c], xv, w[c]);
             }
         }
     }
@@ -107,15 +139,15 @@ fn block<const R: usize, const C: usize>(
 }
 
 #[inline(always)]
-fn row_block<const R: usize>(layer: &Linear, x: &[f32], out: &mut [f32]) {
+fn row_block<const R: usize, const F: bool>(layer: &Linear, x: &[f32], out: &mut [f32]) {
     let cout = layer.cout;
     let mut o0 = 0;
     while o0 + PANEL <= cout {
-        block::<R, PANEL>(layer, x, (&layer.wt[o0..], cout), o0, out);
+        block::<R, PANEL, F>(layer, x, (&layer.wt[o0..], cout), o0, out);
         o0 += PANEL;
     }
     while o0 < cout {
-        block::<R, 1>(layer, x, (&layer.wt[o0..], cout), o0, out);
+        block::<R, 1, F>(layer, x, (&layer.wt[o0..], cout), o0, out);
         o0 += 1;
     }
 }
@@ -127,7 +159,12 @@ fn row_block<const R: usize>(layer: &Linear, x: &[f32], out: &mut [f32]) {
 /// The CPU must support AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn linear_avx512(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
+unsafe fn linear_avx512<const F: bool>(
+    layer: &Linear,
+    input: &[f32],
+    rows: usize,
+    out: &mut [f32],
+) {
     use super::avx512::{block as hand, ROWS};
     let (cin, cout) = (layer.cin, layer.cout);
     assert!(input.len() >= rows * cin && out.len() >= rows * cout);
@@ -138,19 +175,19 @@ unsafe fn linear_avx512(layer: &Linear, input: &[f32], rows: usize, out: &mut [f
         let mut o0 = 0;
         // SAFETY (all three calls): the CPU supports AVX-512F (this function's contract).
         while o0 + 32 <= cout {
-            unsafe { hand::<2>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
+            unsafe { hand::<2, F>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
             o0 += 32;
         }
         while o0 + 16 <= cout {
-            unsafe { hand::<1>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
+            unsafe { hand::<1, F>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
             o0 += 16;
         }
         while o0 < cout {
-            block::<ROWS, 1>(layer, x, (&layer.wt[o0..], cout), o0, o);
+            block::<ROWS, 1, F>(layer, x, (&layer.wt[o0..], cout), o0, o);
             o0 += 1;
         }
     }
-    linear_kernel::<4>(
+    linear_kernel::<4, F>(
         layer,
         &input[full * cin..],
         rows - full,
@@ -165,7 +202,7 @@ unsafe fn linear_avx512(layer: &Linear, input: &[f32], rows: usize, out: &mut [f
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn linear_avx2(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
+unsafe fn linear_avx2<const F: bool>(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
     use super::avx2::{block as hand, ROWS};
     let (cin, cout) = (layer.cin, layer.cout);
     assert!(input.len() >= rows * cin && out.len() >= rows * cout);
@@ -176,15 +213,15 @@ unsafe fn linear_avx2(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32
         let mut o0 = 0;
         while o0 + 16 <= cout {
             // SAFETY: the CPU supports AVX2 (this function's contract).
-            unsafe { hand(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
+            unsafe { hand::<F>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
             o0 += 16;
         }
         while o0 < cout {
-            block::<ROWS, 1>(layer, x, (&layer.wt[o0..], cout), o0, o);
+            block::<ROWS, 1, F>(layer, x, (&layer.wt[o0..], cout), o0, o);
             o0 += 1;
         }
     }
-    linear_kernel::<4>(
+    linear_kernel::<4, F>(
         layer,
         &input[full * cin..],
         rows - full,
@@ -193,12 +230,17 @@ unsafe fn linear_avx2(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32
 }
 
 #[inline(always)]
-fn linear_kernel<const R: usize>(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
+fn linear_kernel<const R: usize, const F: bool>(
+    layer: &Linear,
+    input: &[f32],
+    rows: usize,
+    out: &mut [f32],
+) {
     let (cin, cout) = (layer.cin, layer.cout);
     assert!(input.len() >= rows * cin && out.len() >= rows * cout);
     let mut r = 0;
     while r + R <= rows {
-        row_block::<R>(
+        row_block::<R, F>(
             layer,
             &input[r * cin..(r + R) * cin],
             &mut out[r * cout..(r + R) * cout],
@@ -206,7 +248,7 @@ fn linear_kernel<const R: usize>(layer: &Linear, input: &[f32], rows: usize, out
         r += R;
     }
     while r + 2 <= rows {
-        row_block::<2>(
+        row_block::<2, F>(
             layer,
             &input[r * cin..(r + 2) * cin],
             &mut out[r * cout..(r + 2) * cout],
@@ -214,7 +256,7 @@ fn linear_kernel<const R: usize>(layer: &Linear, input: &[f32], rows: usize, out
         r += 2;
     }
     while r < rows {
-        row_block::<1>(
+        row_block::<1, F>(
             layer,
             &input[r * cin..(r + 1) * cin],
             &mut out[r * cout..(r + 1) * cout],
@@ -279,19 +321,23 @@ multiversion! {
     /// written to `out[t * out_stride..][..value_size]`. Keys are stored in blocks (see
     /// [`key_index`]) so that scores for many positions are computed lane-wise. Each score
     /// is summed over `d` in ascending order, the softmax normalizer and every output over
-    /// `j` in ascending order, exactly as scalar loops would; `exp` is `libm`'s `expf`.
+    /// `j` in ascending order, exactly as scalar loops would; `scaling` is the scores' scale
+    /// and how each product joins its sum. `exp` is `libm`'s `expf`.
     pub fn attend(
         q: &[f32],
         keys_t: &[f32],
         values: &[f32],
         shape: AttendShape,
-        scale: f32,
+        scaling: (f32, MulAdd),
         scores: &mut [f32],
         out: &mut [f32],
     ) {
-        avx512: attend_kernel(q, (keys_t, values), shape, scale, scores, out, |x| *x),
-        avx2: attend_kernel(q, (keys_t, values), shape, scale, scores, out, |x| *x),
-        portable: attend_kernel(q, (keys_t, values), shape, scale, scores, out, |x| *x),
+        avx512: attend_kernel::<2, _>(q, (keys_t, values), shape, scaling, scores, out,
+            |x| *x),
+        avx2: attend_kernel::<1, _>(q, (keys_t, values), shape, scaling, scores, out,
+            |x| *x),
+        portable: attend_kernel::<2, _>(q, (keys_t, values), shape, scaling, scores,
+            out, |x| *x),
     }
 }
 
@@ -304,17 +350,18 @@ multiversion! {
         keys_t: &[Half],
         values: &[Half],
         shape: AttendShape,
-        scale: f32,
+        scaling: (f32, MulAdd),
         scores: &mut [f32],
         out: &mut [f32],
     ) {
         // SAFETY (both SIMD arms): the closures run inside this level's function, on a CPU
         // that has the level's instruction set.
-        avx512: attend_kernel(q, (keys_t, values), shape, scale, scores, out,
+        avx512: attend_kernel::<2, _>(q, (keys_t, values), shape, scaling, scores, out,
             |h| unsafe { half::widen16_avx512(h) }),
-        avx2: attend_kernel(q, (keys_t, values), shape, scale, scores, out,
+        avx2: attend_kernel::<1, _>(q, (keys_t, values), shape, scaling, scores, out,
             |h| unsafe { half::widen16_f16c(h) }),
-        portable: attend_kernel(q, (keys_t, values), shape, scale, scores, out, half::widen16),
+        portable: attend_kernel::<2, _>(q, (keys_t, values), shape, scaling, scores,
+            out, half::widen16),
     }
 }
 
@@ -340,7 +387,7 @@ impl Cached for Half {
 
 /// Scores of `G` consecutive key blocks starting at position `j0`.
 #[inline(always)]
-fn score_blocks<const G: usize, T: Cached>(
+fn score_blocks<const G: usize, const F: bool, T: Cached>(
     q: &[f32],
     keys_t: &[T],
     (j0, dk): (usize, usize),
@@ -355,7 +402,7 @@ fn score_blocks<const G: usize, T: Cached>(
             let at = (g * dk + d) * KEY_BLOCK;
             let kd = widen(kb[at..at + KEY_BLOCK].try_into().expect("block width"));
             for c in 0..KEY_BLOCK {
-                a[c] += qd * kd[c];
+                a[c] = madd::<F>(a[c], qd, kd[c]);
             }
         }
     }
@@ -368,7 +415,7 @@ fn score_blocks<const G: usize, T: Cached>(
 /// cache; `s` holds `p` rounded up to whole key blocks (the last block's extra lanes are
 /// scratch: each lane is its own score).
 #[inline(always)]
-fn exp_scores<T: Cached>(
+fn exp_scores<const F: bool, T: Cached>(
     q: &[f32],
     keys_t: &[T],
     (p, dk): (usize, usize),
@@ -379,11 +426,11 @@ fn exp_scores<T: Cached>(
     // scores, blocks of 16 positions held in registers across the key dimension
     let mut j0 = 0;
     while j0 + KEY_GROUP * KEY_BLOCK <= p {
-        score_blocks::<KEY_GROUP, T>(q, keys_t, (j0, dk), widen, s);
+        score_blocks::<KEY_GROUP, F, T>(q, keys_t, (j0, dk), widen, s);
         j0 += KEY_GROUP * KEY_BLOCK;
     }
     while j0 < p {
-        score_blocks::<1, T>(q, keys_t, (j0, dk), widen, s);
+        score_blocks::<1, F, T>(q, keys_t, (j0, dk), widen, s);
         j0 += KEY_BLOCK;
     }
     let s = &mut s[..p];
@@ -411,7 +458,7 @@ fn exp_scores<T: Cached>(
 /// `out[k * stride + o] = Σ_j s[k][j] v[k][j][o] / Σ_j s[k][j]` for `N` tiles at once (sums
 /// in ascending `j`), so that the additions of different tiles overlap.
 #[inline(always)]
-fn weigh_values<const N: usize, T: Cached>(
+fn weigh_values<const N: usize, const F: bool, T: Cached>(
     values: [&[T]; N],
     s: [&[f32]; N],
     (dv, stride): (usize, usize),
@@ -435,7 +482,7 @@ fn weigh_values<const N: usize, T: Cached>(
                 for (part, a) in acc[k].chunks_exact_mut(16).enumerate() {
                     let v = widen(vj[16 * part..16 * part + 16].try_into().expect("16"));
                     for c in 0..16 {
-                        a[c] += sj * v[c];
+                        a[c] = madd::<F>(a[c], sj, v[c]);
                     }
                 }
             }
@@ -450,7 +497,7 @@ fn weigh_values<const N: usize, T: Cached>(
         for o in o0..dv {
             let mut acc = 0.0f32;
             for (j, &sj) in s[k].iter().enumerate() {
-                acc += sj * values[k][j * dv + o].value();
+                acc = madd::<F>(acc, sj, values[k][j * dv + o].value());
             }
             out[k * stride + o] = acc;
         }
@@ -462,8 +509,28 @@ fn weigh_values<const N: usize, T: Cached>(
     }
 }
 
+/// [`attend`] with `N` tiles' weighted values summed per pass over the positions
+/// (`N * VALUE_BLOCK / lanes` accumulator registers: 2 tiles on AVX-512's 32 registers, 1 on
+/// AVX2's 16, where 2 would spill). Each output's sums keep their order at every `N`.
 #[inline(always)]
-fn attend_kernel<T: Cached>(
+fn attend_kernel<const N: usize, T: Cached>(
+    q: &[f32],
+    cache: (&[T], &[T]),
+    shape: AttendShape,
+    (scale, mul_add): (f32, MulAdd),
+    scores: &mut [f32],
+    out: &mut [f32],
+    widen: impl Fn(&[T; 16]) -> [f32; 16],
+) {
+    match mul_add {
+        MulAdd::Separate => attend_all::<N, false, T>(q, cache, shape, scale, scores, out, widen),
+        MulAdd::Fused => attend_all::<N, true, T>(q, cache, shape, scale, scores, out, widen),
+    }
+}
+
+/// [`attend_kernel`] with products joined to their sums as `F` says (see [`madd`]).
+#[inline(always)]
+fn attend_all<const N: usize, const F: bool, T: Cached>(
     q: &[f32],
     (keys_t, values): (&[T], &[T]),
     shape: AttendShape,
@@ -472,63 +539,56 @@ fn attend_kernel<T: Cached>(
     out: &mut [f32],
     widen: impl Fn(&[T; 16]) -> [f32; 16],
 ) {
-    const _: () = assert!(KEY_BLOCK == 16 && VALUE_BLOCK.is_multiple_of(16) && TILES_AT_ONCE == 2);
+    const _: () = assert!(KEY_BLOCK == 16 && VALUE_BLOCK.is_multiple_of(16));
+    const { assert!(N >= 1 && N <= TILES_AT_ONCE) };
     let AttendShape {
         tiles,
         positions: p,
         key_size: dk,
-        value_size: dv,
         ..
     } = shape;
     assert!(p > 0 && scores.len() >= shape.scores_len());
-    let (ks, vs, os) = (shape.key_stride, shape.value_stride, shape.out_stride);
-    let half = scores.len() / 2;
-    let (s0, s1) = scores.split_at_mut(half);
+    let ks = shape.key_stride;
     let keys = |t: usize| &keys_t[t * ks..t * ks + p.div_ceil(KEY_BLOCK) * KEY_BLOCK * dk];
     let mut t = 0;
-    while t + 2 <= tiles {
-        exp_scores(
-            &q[t * dk..(t + 1) * dk],
-            keys(t),
-            (p, dk),
-            scale,
-            &widen,
-            s0,
-        );
-        exp_scores(
-            &q[(t + 1) * dk..(t + 2) * dk],
-            keys(t + 1),
-            (p, dk),
-            scale,
-            &widen,
-            s1,
-        );
-        weigh_values::<2, T>(
-            [&values[t * vs..], &values[(t + 1) * vs..]],
-            [&s0[..p], &s1[..p]],
-            (dv, os),
-            &widen,
-            &mut out[t * os..],
-        );
-        t += 2;
+    while t + N <= tiles {
+        attend_tiles::<N, F, T>(q, (&keys, values), (t, shape), scale, scores, out, &widen);
+        t += N;
     }
-    if t < tiles {
-        exp_scores(
-            &q[t * dk..(t + 1) * dk],
-            keys(t),
+    // the last tiles, one at a time
+    for t in t..tiles {
+        attend_tiles::<1, F, T>(q, (&keys, values), (t, shape), scale, scores, out, &widen);
+    }
+}
+
+/// Attention of tiles `t .. t + N`: their scores, then their weighted values in one pass.
+#[inline(always)]
+fn attend_tiles<'k, const N: usize, const F: bool, T: Cached + 'k>(
+    q: &[f32],
+    (keys, values): (&impl Fn(usize) -> &'k [T], &[T]),
+    (t, shape): (usize, AttendShape),
+    scale: f32,
+    scores: &mut [f32],
+    out: &mut [f32],
+    widen: &impl Fn(&[T; 16]) -> [f32; 16],
+) {
+    let (p, dk, dv) = (shape.positions, shape.key_size, shape.value_size);
+    let (vs, os) = (shape.value_stride, shape.out_stride);
+    let part = scores.len() / TILES_AT_ONCE;
+    for (k, s) in scores.chunks_exact_mut(part).take(N).enumerate() {
+        let tk = t + k;
+        exp_scores::<F, T>(
+            &q[tk * dk..(tk + 1) * dk],
+            keys(tk),
             (p, dk),
             scale,
-            &widen,
-            s0,
-        );
-        weigh_values::<1, T>(
-            [&values[t * vs..]],
-            [&s0[..p]],
-            (dv, os),
-            &widen,
-            &mut out[t * os..],
+            widen,
+            s,
         );
     }
+    let s: [&[f32]; N] = std::array::from_fn(|k| &scores[k * part..k * part + p]);
+    let v: [&[T]; N] = std::array::from_fn(|k| &values[(t + k) * vs..]);
+    weigh_values::<N, F, T>(v, s, (dv, os), widen, &mut out[t * os..]);
 }
 
 /// Exponential linear unit: `x` for `x > 0`, `exp(x) - 1` otherwise (`libm`'s `expm1f`).
@@ -601,14 +661,25 @@ multiversion! {
 mod tests {
     use super::*;
 
-    fn reference(wt: &[f32], bias: &[f32], x: &[f32], rows: usize) -> Vec<f32> {
+    /// `acc + x · w` as the reference computes it: the fused form through `libm`'s software
+    /// `fmaf`, an implementation independent of the kernels' `f32::mul_add` and instructions.
+    fn reference_madd(mul_add: MulAdd, acc: f32, x: f32, w: f32) -> f32 {
+        match mul_add {
+            MulAdd::Separate => acc + x * w,
+            MulAdd::Fused => libm::fmaf(x, w, acc),
+        }
+    }
+
+    const BOTH: [MulAdd; 2] = [MulAdd::Separate, MulAdd::Fused];
+
+    fn reference(wt: &[f32], bias: &[f32], x: &[f32], rows: usize, m: MulAdd) -> Vec<f32> {
         let (cin, cout) = (wt.len() / bias.len(), bias.len());
         let mut out = vec![0.0; rows * cout];
         for r in 0..rows {
             for o in 0..cout {
                 let mut acc = bias[o];
                 for i in 0..cin {
-                    acc += x[r * cin + i] * wt[i * cout + o];
+                    acc = reference_madd(m, acc, x[r * cin + i], wt[i * cout + o]);
                 }
                 out[r * cout + o] = acc;
             }
@@ -627,27 +698,40 @@ mod tests {
         for (cin, cout) in [(37, 35), (20, 100), (9, 64)] {
             let wt: Vec<f32> = (0..cin * cout).map(|_| rand()).collect();
             let bias: Vec<f32> = (0..cout).map(|_| rand()).collect();
-            let layer = Linear::new(cin, cout, &wt, bias.clone());
+            let mut layer = Linear::new(cin, cout, &wt, bias.clone());
             for rows in [1, 2, 3, 4, 5, 6, 8, 9, 11, 12, 16, 17] {
                 let x: Vec<f32> = (0..rows * cin).map(|_| rand()).collect();
-                let want = bits(&reference(&wt, &bias, &x, rows));
-                for isa in Isa::available() {
-                    let mut out = vec![0.0; rows * cout];
-                    layer.forward(isa, &x, rows, &mut out);
-                    assert_eq!(bits(&out), want, "{} {cin}x{cout} rows {rows}", isa.name());
+                let mut sums = Vec::new();
+                for m in BOTH {
+                    layer.set_mul_add(m);
+                    let want = bits(&reference(&wt, &bias, &x, rows, m));
+                    for isa in Isa::available() {
+                        let mut out = vec![0.0; rows * cout];
+                        layer.forward(isa, &x, rows, &mut out);
+                        let at = format!("{} {m:?} {cin}x{cout} rows {rows}", isa.name());
+                        assert_eq!(bits(&out), want, "{at}");
+                    }
+                    sums.push(want);
                 }
+                // the two arithmetics are different ones
+                assert_ne!(sums[0], sums[1], "{cin}x{cout} rows {rows}");
             }
         }
     }
 
     /// Attention as plain scalar loops over unblocked keys, with `libm` itself.
-    fn reference_attend(q: &[f32], keys: &[Vec<f32>], values: &[Vec<f32>], scale: f32) -> Vec<f32> {
+    fn reference_attend(
+        q: &[f32],
+        keys: &[Vec<f32>],
+        values: &[Vec<f32>],
+        (scale, m): (f32, MulAdd),
+    ) -> Vec<f32> {
         let s: Vec<f32> = keys
             .iter()
             .map(|k| {
                 let mut acc = 0.0f32;
-                for (qd, kd) in q.iter().zip(k) {
-                    acc += qd * kd;
+                for (&qd, &kd) in q.iter().zip(k) {
+                    acc = reference_madd(m, acc, qd, kd);
                 }
                 acc * scale
             })
@@ -658,8 +742,8 @@ mod tests {
         (0..values[0].len())
             .map(|o| {
                 let mut acc = 0.0f32;
-                for (ej, v) in e.iter().zip(values) {
-                    acc += ej * v[o];
+                for (&ej, v) in e.iter().zip(values) {
+                    acc = reference_madd(m, acc, ej, v[o]);
                 }
                 acc * (1.0 / sum)
             })
@@ -700,8 +784,11 @@ mod tests {
             }
             let keys_h: Vec<Half> = keys_t.iter().map(|&x| Half::from_f32(x)).collect();
             let flat_h: Vec<Half> = flat.iter().map(|&x| Half::from_f32(x)).collect();
-            let scale = 1.0 / (dk as f32).sqrt();
-            for p in [1, 2, 15, 16, 17, 63, 64, 65, 100, 150] {
+            for (p, m) in [1, 2, 15, 16, 17, 63, 64, 65, 100, 150]
+                .into_iter()
+                .flat_map(|p| BOTH.map(|m| (p, m)))
+            {
+                let scale = (1.0 / (dk as f32).sqrt(), m);
                 let mut want = Vec::new();
                 for (t, (keys, values)) in caches.iter().enumerate() {
                     let qt = &q[t * dk..(t + 1) * dk];
@@ -738,7 +825,7 @@ mod tests {
                         assert_eq!(
                             bits(&out),
                             want,
-                            "{} f16 {half} dk {dk} dv {dv} tiles {tiles} p {p}",
+                            "{} {m:?} f16 {half} dk {dk} dv {dv} tiles {tiles} p {p}",
                             isa.name()
                         );
                     }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, KvCache};
+use crate::config::{Config, KvCache, MulAdd};
 use crate::error::{Error, Result};
 use crate::model::{weights_from, Graph, Network};
 use crate::weights::Weights;
@@ -158,6 +158,8 @@ pub struct TrainOptions {
     /// The attention cache format of exported models (their inference arithmetic, part of
     /// their id; training itself computes in f32 either way).
     pub kv_cache: KvCache,
+    /// How exported models join products to sums at inference (part of their id).
+    pub mul_add: MulAdd,
     /// Called after every step with where the run stands (the binary draws a progress bar
     /// from it; the library draws nothing).
     pub on_step: Option<StepCallback>,
@@ -189,6 +191,7 @@ impl TrainOptions {
             limit: None,
             holdout: 5000,
             kv_cache: KvCache::F16,
+            mul_add: MulAdd::Fused,
             on_step: None,
             stop: Arc::new(AtomicBool::new(false)),
         }
@@ -559,7 +562,10 @@ fn export(
     test_bpd: Option<f64>,
     data_note: &str,
 ) -> Result<PathBuf> {
-    let mut w = run.exported_weights()?.with_kv_cache(opts.kv_cache);
+    let mut w = run
+        .exported_weights()?
+        .with_kv_cache(opts.kv_cache)
+        .with_mul_add(opts.mul_add);
     let meta = [
         ("snailzip.train.weights", run.exported.tag().to_string()),
         ("snailzip.train.steps", run.step.to_string()),
@@ -690,7 +696,9 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary> {
             Some(path) => {
                 let (weights, from) = init_weights(path)?;
                 // the inference arithmetic is not the network's: training is f32 either way
-                let weights = weights.with_kv_cache(opts.config.kv_cache);
+                let weights = weights
+                    .with_kv_cache(opts.config.kv_cache)
+                    .with_mul_add(opts.config.mul_add);
                 if weights.config() != &opts.config {
                     return Err(Error::Usage(format!(
                         "--init {} has config {}, not {} (pass --config to match it)",

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 
 use snailzip::codec::{self, container, Codec, Logarithm, NetworkUse, Options};
-use snailzip::config::KvCache;
+use snailzip::config::{KvCache, MulAdd};
 use snailzip::image_io::{Chunk, Metadata};
 use snailzip::{builtin, ColorType, Config, Engine, Image, Weights};
 
@@ -94,28 +94,44 @@ fn goldens() -> Vec<Golden> {
         effort: 0,
         adaptive_version: 7,
     });
-    for (k, m) in builtin::models()
-        .into_iter()
-        .chain(builtin::retired())
-        .enumerate()
-    {
+    // fused multiply-adds, the arithmetic of the built-in models since 2026-12-03
+    out.push(Golden {
+        name: "tiny-fused-e2.snz".into(),
+        engine: Engine::new(
+            &Weights::random(&Config::tiny(), 0)
+                .with_kv_cache(KvCache::F16)
+                .with_mul_add(MulAdd::Fused),
+        ),
+        image: structured(33, 20, ColorType::Rgb, 6),
+        metadata: Metadata::default(),
+        logarithm: Logarithm::Libm,
+        effort: 2,
+        adaptive_version: 7,
+    });
+    for m in builtin::models().into_iter().chain(builtin::retired()) {
         out.push(Golden {
             name: format!("builtin-{}.snz", m.name),
             engine: Engine::new(&m.weights().unwrap()),
-            image: structured(14, 11, ColorType::Rgb, 10 + k as u64),
+            image: structured(14, 11, ColorType::Rgb, 10 + image_seed(m.name)),
             metadata: Metadata::default(),
             logarithm: Logarithm::Libm,
             effort: 0,
             adaptive_version: 7,
         });
     }
-    // the current built-in models in versions 6 and 7, the network on every tile that pays
+    // the current built-in models, and those they replaced by a change of arithmetic only, in
+    // versions 6 and 7, the network on every tile that pays
+    let current_weights = builtin::models().into_iter().chain(
+        builtin::retired()
+            .into_iter()
+            .filter(|m| m.name.ends_with("-f16")),
+    );
     for v in [6, 7] {
-        for (k, m) in builtin::models().into_iter().enumerate() {
+        for m in current_weights.clone() {
             out.push(Golden {
                 name: format!("builtin-{}-v{v}.snz", m.name),
                 engine: Engine::new(&m.weights().unwrap()),
-                image: structured(40, 33, ColorType::Rgb, 20 + k as u64),
+                image: structured(40, 33, ColorType::Rgb, 20 + image_seed(m.name)),
                 metadata: Metadata::default(),
                 logarithm: Logarithm::Libm,
                 effort: 2,
@@ -124,6 +140,27 @@ fn goldens() -> Vec<Golden> {
         }
     }
     out
+}
+
+/// The seed of a built-in model's golden images: its place in the list the files were first
+/// written from, so that a model keeps its image when the list changes. A model that is the
+/// weights of another with an older arithmetic (`-f16`: separate multiplies and adds) has
+/// the image of the name it was shipped under.
+fn image_seed(name: &str) -> u64 {
+    const FIRST_WRITTEN: [&str; 7] = [
+        "cifar",
+        "photo",
+        "cifar-64k",
+        "cifar-157k",
+        "photo-80k",
+        "cifar-f32",
+        "photo-f32",
+    ];
+    let shipped_as = name.strip_suffix("-f16").unwrap_or(name);
+    FIRST_WRITTEN
+        .iter()
+        .position(|n| *n == shipped_as)
+        .unwrap_or_else(|| panic!("built-in model {name} needs a golden image seed")) as u64
 }
 
 fn golden_dir() -> PathBuf {

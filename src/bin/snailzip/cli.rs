@@ -128,7 +128,7 @@ pub struct CodingArgs {
     #[arg(long, value_name = "NAME|PATH", help = MODEL_HELP)]
     pub model: Option<PathBuf>,
     /// Tiles stepped together through the network (speed only; output is identical)
-    /// [default: the model's choice, 8 or 16].
+    /// [default: as many as this machine's cache holds, 4 to 16; `snailzip info` shows it].
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub batch: Option<usize>,
     #[command(flatten)]
@@ -206,7 +206,7 @@ pub struct BenchArgs {
     pub markdown: Option<PathBuf>,
     #[arg(long, value_name = "NAME|PATH", help = MODEL_HELP)]
     pub model: Option<PathBuf>,
-    /// Tiles stepped together through the network [default: the model's choice, 8 or 16].
+    /// Tiles stepped together through the network [default: as many as this machine's cache holds, 4 to 16; `snailzip info` shows it].
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub batch: Option<usize>,
     /// snailzip's effort (as for compress); the codec names `snailzip-e0` to `snailzip-e3`

@@ -72,6 +72,19 @@ fn list_builtin() -> anyhow::Result<()> {
         isa.name(),
         rayon::current_num_threads()
     );
+    let current = builtin::models()[0].weights()?;
+    let batch = snailzip::engine::default_batch(current.config());
+    let caches = match snailzip::engine::machine::Caches::detect() {
+        Some(c) => format!(
+            "{:.1} MiB of cache per thread: L2 {} KiB + L3 {} KiB / {} CPUs",
+            c.per_thread() as f64 / (1 << 20) as f64,
+            c.l2 >> 10,
+            c.l3 >> 10,
+            c.l3_sharers
+        ),
+        None => "cache sizes unknown here, so the fixed default".to_string(),
+    };
+    println!("  {batch} tiles per batch for the built-in models ({caches}); --batch overrides");
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use snailzip::config::KvCache;
+use snailzip::config::{KvCache, MulAdd};
 use snailzip::train::{self, DatasetSpec, TrainOptions};
 use snailzip::Config;
 
@@ -86,9 +86,18 @@ pub struct TrainArgs {
     /// memory traffic; costs well under 0.01% in size) or `f32`. Part of the model id.
     #[arg(long, default_value = "f16", value_parser = parse_kv_cache)]
     pub kv_cache: KvCache,
+    /// How the exported model joins each product to its sum at inference: `fused` (one
+    /// fused multiply-add, faster on every AVX2 and AVX-512 CPU) or `separate`. Part of the
+    /// model id.
+    #[arg(long, default_value = "fused", value_parser = parse_mul_add)]
+    pub mul_add: MulAdd,
     /// Measure training speed for N steps on random data, print images/s and peak memory.
     #[arg(long)]
     pub bench: Option<usize>,
+}
+
+fn parse_mul_add(text: &str) -> Result<MulAdd, String> {
+    MulAdd::parse(text).map_err(|e| e.to_string())
 }
 
 fn parse_kv_cache(text: &str) -> Result<KvCache, String> {
@@ -215,6 +224,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     }
     opts.batch = args.batch;
     opts.kv_cache = args.kv_cache;
+    opts.mul_add = args.mul_add;
     opts.lr = args.lr;
     opts.seed = args.seed;
     opts.resume = args.resume;
