@@ -1,12 +1,13 @@
 //! Exact arithmetic shared by the engine and the codec: which instruction set the kernels
 //! run on ([`Isa`], `multiversion!`), branch-free copies of `libm`'s exponentials
-//! (`expo`) and IEEE binary16 rounding (`half`).
+//! (`expo`), IEEE binary16 rounding (`half`) and the fused multiply-add (`fused`).
 //!
 //! The engine computes the network's outputs and the codec turns them into integer
 //! frequencies; both promise the same bits on every machine. What they share for that lives
 //! here, below both, so that neither reaches into the other.
 
 pub(crate) mod expo;
+pub(crate) mod fused;
 pub(crate) mod half;
 
 pub use half::Half;

@@ -10,6 +10,7 @@
 //! multiply-add), eight independent outputs per register.
 //! `ops`'s tests compare them bit for bit with the portable path.
 
+use super::ops::Join;
 use std::arch::x86_64::{
     __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps,
     _mm256_setzero_ps, _mm256_storeu_ps,
@@ -20,7 +21,7 @@ pub const ROWS: usize = 6;
 
 /// Outputs `o0 .. o0 + 16` of `ROWS` rows: `out[r * cout + o] = bias[o] + Σ_i x[r * cin + i]
 /// · wt[i * cout + o]`, summed in ascending `i`; each product joins its sum by one fused
-/// multiply-add if `F`, else by an IEEE multiply and an IEEE add.
+/// multiply-add if `J` says so, else by an IEEE multiply and an IEEE add.
 ///
 /// # Panics
 /// If a slice is too short for the shapes.
@@ -28,7 +29,7 @@ pub const ROWS: usize = 6;
 /// # Safety
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn block<const F: bool>(
+pub unsafe fn block<J: Join>(
     wt: &[f32],
     bias: &[f32],
     (cin, cout): (usize, usize),
@@ -56,7 +57,7 @@ pub unsafe fn block<const F: bool>(
             // SAFETY: r * cin + i < ROWS * cin <= x.len(), asserted above.
             let xv = _mm256_set1_ps(unsafe { *xp.add(r * cin + i) });
             for (a, wk) in row.iter_mut().zip(&w) {
-                *a = if F {
+                *a = if J::FUSED {
                     _mm256_fmadd_ps(xv, *wk, *a)
                 } else {
                     _mm256_add_ps(*a, _mm256_mul_ps(xv, *wk))

@@ -8,6 +8,7 @@
 //! arithmetic is [`MulAdd::Fused`](crate::config::MulAdd::Fused)), sixteen independent
 //! outputs per register. `ops`'s tests compare them bit for bit with the portable path.
 
+use super::ops::Join;
 use std::arch::x86_64::{
     __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps,
     _mm512_setzero_ps, _mm512_storeu_ps,
@@ -18,7 +19,7 @@ pub const ROWS: usize = 8;
 
 /// Outputs `o0 .. o0 + 16 P` of `ROWS` rows: `out[r * cout + o] = bias[o] + Σ_i x[r * cin + i]
 /// · wt[i * cout + o]`, summed in ascending `i`; each product joins its sum by one fused
-/// multiply-add if `F`, else by an IEEE multiply and an IEEE add.
+/// multiply-add if `J` says so, else by an IEEE multiply and an IEEE add.
 ///
 /// # Panics
 /// If a slice is too short for the shapes.
@@ -27,7 +28,7 @@ pub const ROWS: usize = 8;
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn block<const P: usize, const F: bool>(
+pub unsafe fn block<const P: usize, J: Join>(
     wt: &[f32],
     bias: &[f32],
     (cin, cout): (usize, usize),
@@ -55,7 +56,7 @@ pub unsafe fn block<const P: usize, const F: bool>(
             // SAFETY: r * cin + i < ROWS * cin <= x.len(), asserted above.
             let xv = _mm512_set1_ps(unsafe { *xp.add(r * cin + i) });
             for (a, wk) in row.iter_mut().zip(&w) {
-                *a = if F {
+                *a = if J::FUSED {
                     _mm512_fmadd_ps(xv, *wk, *a)
                 } else {
                     _mm512_add_ps(*a, _mm512_mul_ps(xv, *wk))

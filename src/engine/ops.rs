@@ -6,7 +6,7 @@
 //! *independent* outputs (lanes), there is no fused multiply-add (Rust never contracts
 //! `a * b + c`), and transcendental functions come from the pure-Rust `libm` crate.
 
-use crate::arith::{expo, half, multiversion};
+use crate::arith::{expo, fused, half, multiversion};
 pub use crate::arith::{Half, Isa};
 pub use crate::config::MulAdd;
 
@@ -79,38 +79,72 @@ impl Linear {
 multiversion! {
     fn linear(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32], fused: bool) {
         avx512: if fused {
-            linear_avx512::<true>(layer, input, rows, out)
+            linear_avx512::<Fused>(layer, input, rows, out)
         } else {
-            linear_avx512::<false>(layer, input, rows, out)
+            linear_avx512::<Separate>(layer, input, rows, out)
         },
         avx2: if fused {
-            linear_avx2::<true>(layer, input, rows, out)
+            linear_avx2::<Fused>(layer, input, rows, out)
         } else {
-            linear_avx2::<false>(layer, input, rows, out)
+            linear_avx2::<Separate>(layer, input, rows, out)
         },
         portable: if fused {
-            linear_kernel::<4, true>(layer, input, rows, out)
+            linear_kernel::<4, FusedPortable>(layer, input, rows, out)
         } else {
-            linear_kernel::<4, false>(layer, input, rows, out)
+            linear_kernel::<4, Separate>(layer, input, rows, out)
         },
     }
 }
 
-/// `acc + x · w`: one fused multiply-add (rounded once) if `F`, else an IEEE multiply and an
-/// IEEE add. Rust never contracts `acc + x * w` on its own, so the choice is this constant's.
-#[inline(always)]
-fn madd<const F: bool>(acc: f32, x: f32, w: f32) -> f32 {
-    if F {
-        x.mul_add(w, acc)
-    } else {
+/// How a kernel joins each product to its running sum (a model's [`MulAdd`]). Rust never
+/// contracts `acc + x * w` on its own, so the choice is always this type's.
+pub(crate) trait Join {
+    /// Whether the product is rounded with the sum, once.
+    const FUSED: bool;
+    /// `acc + x · w`.
+    fn madd(acc: f32, x: f32, w: f32) -> f32;
+}
+
+/// An IEEE multiply, then an IEEE add ([`MulAdd::Separate`]).
+pub(crate) struct Separate;
+
+/// One fused multiply-add by `f32::mul_add`, in kernels compiled for a level whose CPUs have
+/// the instruction ([`MulAdd::Fused`]).
+pub(crate) struct Fused;
+
+/// One fused multiply-add in the portable kernels: the same number as [`Fused`], computed by
+/// the instruction where the target always has one and from f64 operations where it may not
+/// (see [`fused`](crate::arith::fused)).
+pub(crate) struct FusedPortable;
+
+impl Join for Separate {
+    const FUSED: bool = false;
+    #[inline(always)]
+    fn madd(acc: f32, x: f32, w: f32) -> f32 {
         acc + x * w
+    }
+}
+
+impl Join for Fused {
+    const FUSED: bool = true;
+    #[inline(always)]
+    fn madd(acc: f32, x: f32, w: f32) -> f32 {
+        x.mul_add(w, acc)
+    }
+}
+
+impl Join for FusedPortable {
+    const FUSED: bool = true;
+    #[inline(always)]
+    fn madd(acc: f32, x: f32, w: f32) -> f32 {
+        fused::mul_add_portable(x, w, acc)
     }
 }
 
 /// One register block: `R` rows × `C` outputs, accumulated in registers over all inputs in
 /// ascending order from weights `w[i * stride + c]`, written to outputs `o0..o0 + C`.
 #[inline(always)]
-fn block<const R: usize, const C: usize, const F: bool>(
+fn block<const R: usize, const C: usize, J: Join>(
     layer: &Linear,
     x: &[f32],
     (w, stride): (&[f32], usize),
@@ -129,7 +163,7 @@ fn block<const R: usize, const C: usize, const F: bool>(
         for r in 0..R {
             let xv = x[r * cin + i];
             for c in 0..C {
-                acc[r][c] = madd::<F>(acc[r][c], xv, w[c]);
+                acc[r][c] = J::madd(acc[r][c], xv, w[c]);
             }
         }
     }
@@ -139,15 +173,15 @@ fn block<const R: usize, const C: usize, const F: bool>(
 }
 
 #[inline(always)]
-fn row_block<const R: usize, const F: bool>(layer: &Linear, x: &[f32], out: &mut [f32]) {
+fn row_block<const R: usize, J: Join>(layer: &Linear, x: &[f32], out: &mut [f32]) {
     let cout = layer.cout;
     let mut o0 = 0;
     while o0 + PANEL <= cout {
-        block::<R, PANEL, F>(layer, x, (&layer.wt[o0..], cout), o0, out);
+        block::<R, PANEL, J>(layer, x, (&layer.wt[o0..], cout), o0, out);
         o0 += PANEL;
     }
     while o0 < cout {
-        block::<R, 1, F>(layer, x, (&layer.wt[o0..], cout), o0, out);
+        block::<R, 1, J>(layer, x, (&layer.wt[o0..], cout), o0, out);
         o0 += 1;
     }
 }
@@ -159,12 +193,7 @@ fn row_block<const R: usize, const F: bool>(layer: &Linear, x: &[f32], out: &mut
 /// The CPU must support AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn linear_avx512<const F: bool>(
-    layer: &Linear,
-    input: &[f32],
-    rows: usize,
-    out: &mut [f32],
-) {
+unsafe fn linear_avx512<J: Join>(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
     use super::avx512::{block as hand, ROWS};
     let (cin, cout) = (layer.cin, layer.cout);
     assert!(input.len() >= rows * cin && out.len() >= rows * cout);
@@ -175,19 +204,19 @@ unsafe fn linear_avx512<const F: bool>(
         let mut o0 = 0;
         // SAFETY (all three calls): the CPU supports AVX-512F (this function's contract).
         while o0 + 32 <= cout {
-            unsafe { hand::<2, F>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
+            unsafe { hand::<2, J>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
             o0 += 32;
         }
         while o0 + 16 <= cout {
-            unsafe { hand::<1, F>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
+            unsafe { hand::<1, J>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
             o0 += 16;
         }
         while o0 < cout {
-            block::<ROWS, 1, F>(layer, x, (&layer.wt[o0..], cout), o0, o);
+            block::<ROWS, 1, J>(layer, x, (&layer.wt[o0..], cout), o0, o);
             o0 += 1;
         }
     }
-    linear_kernel::<4, F>(
+    linear_kernel::<4, J>(
         layer,
         &input[full * cin..],
         rows - full,
@@ -202,7 +231,7 @@ unsafe fn linear_avx512<const F: bool>(
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn linear_avx2<const F: bool>(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
+unsafe fn linear_avx2<J: Join>(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
     use super::avx2::{block as hand, ROWS};
     let (cin, cout) = (layer.cin, layer.cout);
     assert!(input.len() >= rows * cin && out.len() >= rows * cout);
@@ -213,15 +242,15 @@ unsafe fn linear_avx2<const F: bool>(layer: &Linear, input: &[f32], rows: usize,
         let mut o0 = 0;
         while o0 + 16 <= cout {
             // SAFETY: the CPU supports AVX2 (this function's contract).
-            unsafe { hand::<F>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
+            unsafe { hand::<J>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
             o0 += 16;
         }
         while o0 < cout {
-            block::<ROWS, 1, F>(layer, x, (&layer.wt[o0..], cout), o0, o);
+            block::<ROWS, 1, J>(layer, x, (&layer.wt[o0..], cout), o0, o);
             o0 += 1;
         }
     }
-    linear_kernel::<4, F>(
+    linear_kernel::<4, J>(
         layer,
         &input[full * cin..],
         rows - full,
@@ -230,7 +259,7 @@ unsafe fn linear_avx2<const F: bool>(layer: &Linear, input: &[f32], rows: usize,
 }
 
 #[inline(always)]
-fn linear_kernel<const R: usize, const F: bool>(
+fn linear_kernel<const R: usize, J: Join>(
     layer: &Linear,
     input: &[f32],
     rows: usize,
@@ -240,7 +269,7 @@ fn linear_kernel<const R: usize, const F: bool>(
     assert!(input.len() >= rows * cin && out.len() >= rows * cout);
     let mut r = 0;
     while r + R <= rows {
-        row_block::<R, F>(
+        row_block::<R, J>(
             layer,
             &input[r * cin..(r + R) * cin],
             &mut out[r * cout..(r + R) * cout],
@@ -248,7 +277,7 @@ fn linear_kernel<const R: usize, const F: bool>(
         r += R;
     }
     while r + 2 <= rows {
-        row_block::<2, F>(
+        row_block::<2, J>(
             layer,
             &input[r * cin..(r + 2) * cin],
             &mut out[r * cout..(r + 2) * cout],
@@ -256,7 +285,7 @@ fn linear_kernel<const R: usize, const F: bool>(
         r += 2;
     }
     while r < rows {
-        row_block::<1, F>(
+        row_block::<1, J>(
             layer,
             &input[r * cin..(r + 1) * cin],
             &mut out[r * cout..(r + 1) * cout],
@@ -332,11 +361,11 @@ multiversion! {
         scores: &mut [f32],
         out: &mut [f32],
     ) {
-        avx512: attend_kernel::<2, _>(q, (keys_t, values), shape, scaling, scores, out,
+        avx512: attend_kernel::<2, Fused, _>(q, (keys_t, values), shape, scaling, scores, out,
             |x| *x),
-        avx2: attend_kernel::<1, _>(q, (keys_t, values), shape, scaling, scores, out,
+        avx2: attend_kernel::<1, Fused, _>(q, (keys_t, values), shape, scaling, scores, out,
             |x| *x),
-        portable: attend_kernel::<2, _>(q, (keys_t, values), shape, scaling, scores,
+        portable: attend_kernel::<2, FusedPortable, _>(q, (keys_t, values), shape, scaling, scores,
             out, |x| *x),
     }
 }
@@ -356,11 +385,11 @@ multiversion! {
     ) {
         // SAFETY (both SIMD arms): the closures run inside this level's function, on a CPU
         // that has the level's instruction set.
-        avx512: attend_kernel::<2, _>(q, (keys_t, values), shape, scaling, scores, out,
+        avx512: attend_kernel::<2, Fused, _>(q, (keys_t, values), shape, scaling, scores, out,
             |h| unsafe { half::widen16_avx512(h) }),
-        avx2: attend_kernel::<1, _>(q, (keys_t, values), shape, scaling, scores, out,
+        avx2: attend_kernel::<1, Fused, _>(q, (keys_t, values), shape, scaling, scores, out,
             |h| unsafe { half::widen16_f16c(h) }),
-        portable: attend_kernel::<2, _>(q, (keys_t, values), shape, scaling, scores,
+        portable: attend_kernel::<2, FusedPortable, _>(q, (keys_t, values), shape, scaling, scores,
             out, half::widen16),
     }
 }
@@ -387,7 +416,7 @@ impl Cached for Half {
 
 /// Scores of `G` consecutive key blocks starting at position `j0`.
 #[inline(always)]
-fn score_blocks<const G: usize, const F: bool, T: Cached>(
+fn score_blocks<const G: usize, J: Join, T: Cached>(
     q: &[f32],
     keys_t: &[T],
     (j0, dk): (usize, usize),
@@ -402,7 +431,7 @@ fn score_blocks<const G: usize, const F: bool, T: Cached>(
             let at = (g * dk + d) * KEY_BLOCK;
             let kd = widen(kb[at..at + KEY_BLOCK].try_into().expect("block width"));
             for c in 0..KEY_BLOCK {
-                a[c] = madd::<F>(a[c], qd, kd[c]);
+                a[c] = J::madd(a[c], qd, kd[c]);
             }
         }
     }
@@ -415,7 +444,7 @@ fn score_blocks<const G: usize, const F: bool, T: Cached>(
 /// cache; `s` holds `p` rounded up to whole key blocks (the last block's extra lanes are
 /// scratch: each lane is its own score).
 #[inline(always)]
-fn exp_scores<const F: bool, T: Cached>(
+fn exp_scores<J: Join, T: Cached>(
     q: &[f32],
     keys_t: &[T],
     (p, dk): (usize, usize),
@@ -426,11 +455,11 @@ fn exp_scores<const F: bool, T: Cached>(
     // scores, blocks of 16 positions held in registers across the key dimension
     let mut j0 = 0;
     while j0 + KEY_GROUP * KEY_BLOCK <= p {
-        score_blocks::<KEY_GROUP, F, T>(q, keys_t, (j0, dk), widen, s);
+        score_blocks::<KEY_GROUP, J, T>(q, keys_t, (j0, dk), widen, s);
         j0 += KEY_GROUP * KEY_BLOCK;
     }
     while j0 < p {
-        score_blocks::<1, F, T>(q, keys_t, (j0, dk), widen, s);
+        score_blocks::<1, J, T>(q, keys_t, (j0, dk), widen, s);
         j0 += KEY_BLOCK;
     }
     let s = &mut s[..p];
@@ -458,7 +487,7 @@ fn exp_scores<const F: bool, T: Cached>(
 /// `out[k * stride + o] = Σ_j s[k][j] v[k][j][o] / Σ_j s[k][j]` for `N` tiles at once (sums
 /// in ascending `j`), so that the additions of different tiles overlap.
 #[inline(always)]
-fn weigh_values<const N: usize, const F: bool, T: Cached>(
+fn weigh_values<const N: usize, J: Join, T: Cached>(
     values: [&[T]; N],
     s: [&[f32]; N],
     (dv, stride): (usize, usize),
@@ -482,7 +511,7 @@ fn weigh_values<const N: usize, const F: bool, T: Cached>(
                 for (part, a) in acc[k].chunks_exact_mut(16).enumerate() {
                     let v = widen(vj[16 * part..16 * part + 16].try_into().expect("16"));
                     for c in 0..16 {
-                        a[c] = madd::<F>(a[c], sj, v[c]);
+                        a[c] = J::madd(a[c], sj, v[c]);
                     }
                 }
             }
@@ -497,7 +526,7 @@ fn weigh_values<const N: usize, const F: bool, T: Cached>(
         for o in o0..dv {
             let mut acc = 0.0f32;
             for (j, &sj) in s[k].iter().enumerate() {
-                acc = madd::<F>(acc, sj, values[k][j * dv + o].value());
+                acc = J::madd(acc, sj, values[k][j * dv + o].value());
             }
             out[k * stride + o] = acc;
         }
@@ -509,11 +538,12 @@ fn weigh_values<const N: usize, const F: bool, T: Cached>(
     }
 }
 
-/// [`attend`] with `N` tiles' weighted values summed per pass over the positions
+/// [`attend`] with `N` tiles' weighted values summed per pass, and products fused by `JF`
+/// where the model says so over the positions
 /// (`N * VALUE_BLOCK / lanes` accumulator registers: 2 tiles on AVX-512's 32 registers, 1 on
 /// AVX2's 16, where 2 would spill). Each output's sums keep their order at every `N`.
 #[inline(always)]
-fn attend_kernel<const N: usize, T: Cached>(
+fn attend_kernel<const N: usize, JF: Join, T: Cached>(
     q: &[f32],
     cache: (&[T], &[T]),
     shape: AttendShape,
@@ -523,14 +553,16 @@ fn attend_kernel<const N: usize, T: Cached>(
     widen: impl Fn(&[T; 16]) -> [f32; 16],
 ) {
     match mul_add {
-        MulAdd::Separate => attend_all::<N, false, T>(q, cache, shape, scale, scores, out, widen),
-        MulAdd::Fused => attend_all::<N, true, T>(q, cache, shape, scale, scores, out, widen),
+        MulAdd::Separate => {
+            attend_all::<N, Separate, T>(q, cache, shape, scale, scores, out, widen)
+        }
+        MulAdd::Fused => attend_all::<N, JF, T>(q, cache, shape, scale, scores, out, widen),
     }
 }
 
-/// [`attend_kernel`] with products joined to their sums as `F` says (see [`madd`]).
+/// [`attend_kernel`] with products joined to their sums as `J` says.
 #[inline(always)]
-fn attend_all<const N: usize, const F: bool, T: Cached>(
+fn attend_all<const N: usize, J: Join, T: Cached>(
     q: &[f32],
     (keys_t, values): (&[T], &[T]),
     shape: AttendShape,
@@ -552,18 +584,18 @@ fn attend_all<const N: usize, const F: bool, T: Cached>(
     let keys = |t: usize| &keys_t[t * ks..t * ks + p.div_ceil(KEY_BLOCK) * KEY_BLOCK * dk];
     let mut t = 0;
     while t + N <= tiles {
-        attend_tiles::<N, F, T>(q, (&keys, values), (t, shape), scale, scores, out, &widen);
+        attend_tiles::<N, J, T>(q, (&keys, values), (t, shape), scale, scores, out, &widen);
         t += N;
     }
     // the last tiles, one at a time
     for t in t..tiles {
-        attend_tiles::<1, F, T>(q, (&keys, values), (t, shape), scale, scores, out, &widen);
+        attend_tiles::<1, J, T>(q, (&keys, values), (t, shape), scale, scores, out, &widen);
     }
 }
 
 /// Attention of tiles `t .. t + N`: their scores, then their weighted values in one pass.
 #[inline(always)]
-fn attend_tiles<'k, const N: usize, const F: bool, T: Cached + 'k>(
+fn attend_tiles<'k, const N: usize, J: Join, T: Cached + 'k>(
     q: &[f32],
     (keys, values): (&impl Fn(usize) -> &'k [T], &[T]),
     (t, shape): (usize, AttendShape),
@@ -577,7 +609,7 @@ fn attend_tiles<'k, const N: usize, const F: bool, T: Cached + 'k>(
     let part = scores.len() / TILES_AT_ONCE;
     for (k, s) in scores.chunks_exact_mut(part).take(N).enumerate() {
         let tk = t + k;
-        exp_scores::<F, T>(
+        exp_scores::<J, T>(
             &q[tk * dk..(tk + 1) * dk],
             keys(tk),
             (p, dk),
@@ -588,7 +620,7 @@ fn attend_tiles<'k, const N: usize, const F: bool, T: Cached + 'k>(
     }
     let s: [&[f32]; N] = std::array::from_fn(|k| &scores[k * part..k * part + p]);
     let v: [&[T]; N] = std::array::from_fn(|k| &values[(t + k) * vs..]);
-    weigh_values::<N, F, T>(v, s, (dv, os), widen, &mut out[t * os..]);
+    weigh_values::<N, J, T>(v, s, (dv, os), widen, &mut out[t * os..]);
 }
 
 /// Exponential linear unit: `x` for `x > 0`, `exp(x) - 1` otherwise (`libm`'s `expm1f`).
