@@ -99,7 +99,8 @@ multiversion! {
 /// How a kernel joins each product to its running sum (a model's [`MulAdd`]). Rust never
 /// contracts `acc + x * w` on its own, so the choice is always this type's.
 pub(crate) trait Join {
-    /// Whether the product is rounded with the sum, once.
+    /// Whether the product is rounded with the sum, once (read by the x86 hand kernels).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     const FUSED: bool;
     /// `acc + x · w`.
     fn madd(acc: f32, x: f32, w: f32) -> f32;
@@ -110,6 +111,7 @@ pub(crate) struct Separate;
 
 /// One fused multiply-add by `f32::mul_add`, in kernels compiled for a level whose CPUs have
 /// the instruction ([`MulAdd::Fused`]).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only the x86 levels use it
 pub(crate) struct Fused;
 
 /// One fused multiply-add in the portable kernels: the same number as [`Fused`], computed by
@@ -693,12 +695,13 @@ multiversion! {
 mod tests {
     use super::*;
 
-    /// `acc + x · w` as the reference computes it: the fused form through `libm`'s software
-    /// `fmaf`, an implementation independent of the kernels' `f32::mul_add` and instructions.
+    /// `acc + x · w` as the reference computes it: the fused form through the reference of
+    /// [`fused`](crate::arith::fused)'s tests (on x86 `libm`'s software `fmaf`, independent of
+    /// the kernels' instructions and of the portable build's f64 emulation).
     fn reference_madd(mul_add: MulAdd, acc: f32, x: f32, w: f32) -> f32 {
         match mul_add {
             MulAdd::Separate => acc + x * w,
-            MulAdd::Fused => libm::fmaf(x, w, acc),
+            MulAdd::Fused => crate::arith::fused::tests::reference(x, w, acc),
         }
     }
 
