@@ -799,6 +799,13 @@ mod tests {
         }
     }
 
+    fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    }
+
     #[test]
     fn fused_multiply_add_is_another_arithmetic_close_to_separate() {
         let weights = Weights::random(&Config::tiny(), 4).with_kv_cache(KvCache::F16);
@@ -811,11 +818,7 @@ mod tests {
             fused.forward_tile(&tile, 6, 6),
         );
         assert_ne!(a, b);
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max);
+        let worst = largest_difference(&a, &b);
         assert!(worst < 1e-3, "{worst}");
     }
 
@@ -833,11 +836,7 @@ mod tests {
         // position 0 attends to nothing; later positions read rounded keys and values
         assert_eq!(a[..n], b[..n]);
         assert_ne!(a, b);
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max);
+        let worst = largest_difference(&a, &b);
         assert!(worst < 1e-2, "{worst}");
     }
 
