@@ -6,8 +6,8 @@
 //! registers for all six rows: 12 accumulators, 2 weight vectors and 1 broadcast input fill
 //! 15 of the 16 registers. They perform exactly the portable kernel's operations: each output
 //! starts from its bias and adds `x[r][i] * w[i][o]` for ascending `i`, one IEEE multiply and
-//! one IEEE add per step (or, for models whose arithmetic is [`MulAdd::Fused`](crate::config::MulAdd::Fused), one fused
-//! multiply-add), eight independent outputs per register.
+//! one IEEE add per step (or one fused multiply-add, for models whose arithmetic is
+//! [`MulAdd::Fused`](crate::config::MulAdd::Fused)), eight independent outputs per register.
 //! `ops`'s tests compare them bit for bit with the portable path.
 
 use super::ops::Join;

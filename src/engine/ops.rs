@@ -3,8 +3,9 @@
 //! Every output value is computed by one fixed sequence of IEEE-754 f32 operations that does
 //! not depend on the CPU, the SIMD width, the batch size or the thread count: products are
 //! summed strictly in input order starting from the bias, vectorization only ever runs across
-//! *independent* outputs (lanes), there is no fused multiply-add (Rust never contracts
-//! `a * b + c`), and transcendental functions come from the pure-Rust `libm` crate.
+//! *independent* outputs (lanes), a product joins its sum by a fused multiply-add exactly
+//! where the model's [`MulAdd`] says so (Rust never contracts `a * b + c` on its own), and
+//! transcendental functions come from the pure-Rust `libm` crate.
 
 use crate::arith::{expo, fused, half, multiversion};
 pub use crate::arith::{Half, Isa};
@@ -69,29 +70,27 @@ impl Linear {
     }
 
     /// `out[r][o] = bias[o] + Σ_i input[r][i] · wt[i][o]`, summed in ascending `i`, for
-    /// `rows` rows, each product added with the layer's [`MulAdd`]. Register blocks are sized per instruction set (8 rows with AVX-512's 32
-    /// registers, 6 with AVX2, 4 otherwise); the sum of each output is the same at every size.
+    /// `rows` rows, each product added as the layer's [`MulAdd`] says. Register blocks are
+    /// sized per instruction set (8 rows with AVX-512's 32 registers, 6 with AVX2, 4
+    /// otherwise); the sum of each output is the same at every size.
     pub fn forward(&self, isa: Isa, input: &[f32], rows: usize, out: &mut [f32]) {
-        linear(isa, self, input, rows, out, self.mul_add == MulAdd::Fused);
+        linear(isa, self, input, rows, out, self.mul_add);
     }
 }
 
 multiversion! {
-    fn linear(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32], fused: bool) {
-        avx512: if fused {
-            linear_avx512::<Fused>(layer, input, rows, out)
-        } else {
-            linear_avx512::<Separate>(layer, input, rows, out)
+    fn linear(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32], mul_add: MulAdd) {
+        avx512: match mul_add {
+            MulAdd::Separate => linear_avx512::<Separate>(layer, input, rows, out),
+            MulAdd::Fused => linear_avx512::<Fused>(layer, input, rows, out),
         },
-        avx2: if fused {
-            linear_avx2::<Fused>(layer, input, rows, out)
-        } else {
-            linear_avx2::<Separate>(layer, input, rows, out)
+        avx2: match mul_add {
+            MulAdd::Separate => linear_avx2::<Separate>(layer, input, rows, out),
+            MulAdd::Fused => linear_avx2::<Fused>(layer, input, rows, out),
         },
-        portable: if fused {
-            linear_kernel::<4, FusedPortable>(layer, input, rows, out)
-        } else {
-            linear_kernel::<4, Separate>(layer, input, rows, out)
+        portable: match mul_add {
+            MulAdd::Separate => linear_kernel::<4, Separate>(layer, input, rows, out),
+            MulAdd::Fused => linear_kernel::<4, FusedPortable>(layer, input, rows, out),
         },
     }
 }
@@ -230,7 +229,7 @@ unsafe fn linear_avx512<J: Join>(layer: &Linear, input: &[f32], rows: usize, out
 /// portable blocks.
 ///
 /// # Safety
-/// The CPU must support AVX2.
+/// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn linear_avx2<J: Join>(layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
@@ -243,7 +242,7 @@ unsafe fn linear_avx2<J: Join>(layer: &Linear, input: &[f32], rows: usize, out: 
         let o = &mut out[r * cout..(r + ROWS) * cout];
         let mut o0 = 0;
         while o0 + 16 <= cout {
-            // SAFETY: the CPU supports AVX2 (this function's contract).
+            // SAFETY: the CPU supports AVX2 and FMA (this function's contract).
             unsafe { hand::<J>(&layer.wt, &layer.bias, (cin, cout), x, o0, o) };
             o0 += 16;
         }
@@ -540,10 +539,10 @@ fn weigh_values<const N: usize, J: Join, T: Cached>(
     }
 }
 
-/// [`attend`] with `N` tiles' weighted values summed per pass, and products fused by `JF`
-/// where the model says so over the positions
+/// [`attend`] with `N` tiles' weighted values summed per pass over the positions
 /// (`N * VALUE_BLOCK / lanes` accumulator registers: 2 tiles on AVX-512's 32 registers, 1 on
-/// AVX2's 16, where 2 would spill). Each output's sums keep their order at every `N`.
+/// AVX2's 16, where 2 would spill), and products fused by `JF` where the model says so.
+/// Each output's sums keep their order at every `N`.
 #[inline(always)]
 fn attend_kernel<const N: usize, JF: Join, T: Cached>(
     q: &[f32],

@@ -44,6 +44,7 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
 
 fn list_builtin() -> anyhow::Result<()> {
     println!("built-in models (compress chooses per image; a file's model id names its model):");
+    let mut current = None;
     for m in builtin::models() {
         let w = m.weights()?;
         println!(
@@ -57,6 +58,7 @@ fn list_builtin() -> anyhow::Result<()> {
                 .get("snailzip.train.images_seen")
                 .map_or("untrained".to_string(), |n| format!("{n} training images")),
         );
+        current.get_or_insert(w.config().clone());
     }
     for m in builtin::retired() {
         println!("  {:<10} {}", m.name, m.about);
@@ -72,8 +74,8 @@ fn list_builtin() -> anyhow::Result<()> {
         isa.name(),
         rayon::current_num_threads()
     );
-    let current = builtin::models()[0].weights()?;
-    let batch = snailzip::engine::default_batch(current.config());
+    let current = current.context("no built-in model")?;
+    let batch = snailzip::engine::default_batch(&current);
     let caches = match snailzip::engine::machine::Caches::detect() {
         Some(c) => format!(
             "{:.1} MiB of cache per thread: L2 {} KiB + L3 {} KiB / {} CPUs",
